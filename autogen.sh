@@ -1,0 +1,5 @@
+#!/bin/sh
+# Regenerates configure and the Makefile.in files (needs autoconf, automake, libtool, autoconf-archive).
+set -e
+cd "$(dirname "$0")"
+autoreconf -fi

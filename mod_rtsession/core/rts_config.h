@@ -1,0 +1,45 @@
+/* The core's view of the configuration: plain data, no Apache types. The glue builds one per
+ * virtual host at post_config and validates it there. */
+#ifndef RTS_CONFIG_H
+#define RTS_CONFIG_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "rts_crypto.h"
+
+typedef enum {
+    RTS_AUTH_CLIENT_SECRET_BASIC = 0,
+    RTS_AUTH_CLIENT_SECRET_POST = 1
+} rts_client_auth_t;
+
+/* One configured module secret and the keys derived from it (HKDF, at config time). */
+typedef struct rts_secret_t {
+    unsigned char key_id[RTS_SEAL_KEY_LEN];   /* HMAC key naming store records */
+    unsigned char key_seal[RTS_SEAL_KEY_LEN]; /* input for per-session sealing keys */
+} rts_secret_t;
+
+struct rts_config_t {
+    const char *metadata_url;          /* discovery document URL */
+    const char *issuer;                /* expected issuer (Discovery §4.3) */
+    const char *client_id;
+    const char *client_secret;
+    const char *redirect_uri;          /* absolute URL, or a path completed from the request */
+    const char *scope;                 /* space-separated, includes "openid" */
+    rts_client_auth_t client_auth;
+    const char *ca_file;               /* NULL: system trust store */
+    apr_interval_time_t http_timeout;  /* each call to the provider */
+    apr_interval_time_t connect_timeout;
+    apr_size_t max_response;           /* bytes accepted from the provider per response */
+    apr_interval_time_t leeway;        /* clock skew tolerated on exp/iat/nbf */
+    apr_interval_time_t iat_max_age;   /* an ID token issued longer ago than this is refused */
+    apr_interval_time_t refresh_window;/* refresh when the access token expires within this */
+    apr_interval_time_t lock_ttl;      /* refresh intent lifetime; > http_timeout */
+    apr_interval_time_t pending_ttl;   /* lifetime of a pending login (state) */
+    apr_interval_time_t session_max;   /* absolute session lifetime */
+    apr_interval_time_t metadata_ttl;  /* how long discovery + JWKS are cached */
+    apr_interval_time_t jwks_min_refetch; /* at most one JWKS refetch per this, on unknown kid */
+    const char *const *allowed_algs;   /* NULL-terminated */
+    apr_array_header_t *secrets;       /* of rts_secret_t; the first seals, all open */
+};
+
+#endif

@@ -1,0 +1,47 @@
+/* The session store interface: a key/value store with expiry, add and compare-and-swap.
+ * memcached implements it (rts_store_memcached.c); the unit tests use an in-memory fake.
+ * group_key places several keys on one server (libmemcached's *_by_key); NULL means the key
+ * itself. ttl is in seconds (0 = no expiry; callers always pass one). */
+#ifndef RTS_STORE_H
+#define RTS_STORE_H
+
+#include <apr_pools.h>
+#include "rts.h"
+
+#define RTS_STORE_MAX_VALUE (64 * 1024)
+
+struct rts_store_t {
+    const char *name;
+    /* APR_ENOENT when absent. The value is copied into p and NUL-terminated (not counted).
+     * *pcas (may be NULL) receives the CAS unique for a later cas(). */
+    apr_status_t (*get)(struct rts_store_t *s, apr_pool_t *p, const char *group_key, const char *key,
+                        const char **pval, apr_size_t *plen, apr_uint64_t *pcas);
+    apr_status_t (*set)(struct rts_store_t *s, const char *group_key, const char *key,
+                        const char *val, apr_size_t len, apr_uint32_t ttl);
+    /* APR_EEXIST when the key already exists. */
+    apr_status_t (*add)(struct rts_store_t *s, const char *group_key, const char *key,
+                        const char *val, apr_size_t len, apr_uint32_t ttl);
+    /* APR_EEXIST when the item changed since cas was read; APR_ENOENT when it is gone. */
+    apr_status_t (*cas)(struct rts_store_t *s, const char *group_key, const char *key,
+                        const char *val, apr_size_t len, apr_uint32_t ttl, apr_uint64_t cas);
+    /* APR_ENOENT when absent (callers that only want it gone treat that as success). */
+    apr_status_t (*del)(struct rts_store_t *s, const char *group_key, const char *key);
+    /* Resets the expiry without rewriting the value. APR_ENOENT when absent. */
+    apr_status_t (*touch)(struct rts_store_t *s, const char *group_key, const char *key,
+                          apr_uint32_t ttl);
+    void *impl;
+};
+
+/* A memcached store for one process, from a libmemcached configuration string
+ * (e.g. "--SERVER=127.0.0.1:11211 --SERVER=127.0.0.1:11212"). The connection pool is shared by
+ * the process's threads (max_conns connections); under prefork pass 1. timeout bounds each
+ * operation and the wait for a pooled connection. Released at cleanup of pool.
+ * Unreachable servers are APR_ECONNREFUSED/APR_TIMEUP/RTS_ESTORE at operation time, not here. */
+apr_status_t rts_store_memcached_create(apr_pool_t *pool, const char *config_string,
+                                        unsigned max_conns, apr_interval_time_t timeout,
+                                        struct rts_store_t **pstore);
+/* Checks a configuration string without connecting (for configtest). APR_EINVAL with an
+ * explanation in *perr (allocated from p) when it does not parse. */
+apr_status_t rts_store_memcached_check(apr_pool_t *p, const char *config_string, const char **perr);
+
+#endif

@@ -1,0 +1,44 @@
+/* The token endpoint: authorization code exchange, refresh grant, response parsing
+ * (RFC 6749 §4.1.3-4.1.4, §5, §6; RFC 7636 §4.5; OIDC Core §3.1.3). */
+#ifndef RTS_TOKEN_H
+#define RTS_TOKEN_H
+
+#include "rts.h"
+#include "rts_result.h"
+#include "rts_http.h"
+
+typedef struct rts_token_set_t {
+    const char *access_token;        /* required */
+    const char *token_type;          /* required; only "Bearer" (case-insensitive) is accepted */
+    const char *refresh_token;       /* NULL when absent */
+    const char *id_token;            /* NULL when absent */
+    apr_int64_t expires_in;          /* seconds; -1 when absent */
+    apr_int64_t refresh_expires_in;  /* seconds; -1 when absent (a common extension) */
+    const char *scope;               /* NULL when absent */
+} rts_token_set_t;
+
+/* Interprets a token endpoint response (the body is bounded by the HTTP client already).
+ * 200 with a valid JSON object: APR_SUCCESS and *ptokens.
+ * 400/401 with {"error": "invalid_grant"}: RTS_EINVALIDGRANT; with another error: RTS_EOAUTH;
+ *   res->error holds the OAuth error code (validated: printable ASCII, bounded) and
+ *   res->description the provider's error_description, sanitized for logging.
+ * 5xx, other statuses, non-JSON, JSON without access_token, missing or unknown token_type,
+ * non-string fields, negative expires_in: RTS_EUPSTREAM (res says which).
+ * Sets res->http_status to 502 for provider faults; the caller may override. */
+apr_status_t rts_token_parse_response(apr_pool_t *p, const rts_http_response_t *resp,
+                                      rts_token_set_t **ptokens, rts_result_t *res);
+
+/* grant_type=authorization_code with the PKCE verifier; client authentication as configured
+ * (client_secret_basic: RFC 6749 §2.3.1 form-encoded id and secret; client_secret_post: in the
+ * body). Transport failures: APR_TIMEUP / APR_ECONNREFUSED / RTS_EUPSTREAM, http_status 502. */
+apr_status_t rts_token_exchange_code(rts_ctx_t *ctx, const char *token_endpoint,
+                                     const char *code, const char *code_verifier,
+                                     const char *redirect_uri,
+                                     rts_token_set_t **ptokens, rts_result_t *res);
+
+/* grant_type=refresh_token. Same results as above. */
+apr_status_t rts_token_refresh(rts_ctx_t *ctx, const char *token_endpoint,
+                               const char *refresh_token,
+                               rts_token_set_t **ptokens, rts_result_t *res);
+
+#endif
