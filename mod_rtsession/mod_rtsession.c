@@ -1,1 +1,245 @@
-/* PLACEHOLDER */
+/* mod_rtsession: an OpenID Connect relying party that keeps tokens server-side in memcached
+ * and refreshes rotating refresh tokens exactly once per expiry across a cluster.
+ * This file is the module record and the hooks; the protocol lives in core/. */
+#include <string.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <ap_mpm.h>
+#include <mod_auth.h>
+#include "mod_rtsession_private.h"
+#include "mod_rtsession_config.h"
+#include "mod_rtsession_req.h"
+#include "rts_http.h"
+#include "rts_provider.h"
+#include "rts_store.h"
+
+#define AUTH_TYPE "rtsession"
+
+/* What check_authn decided, for fixups (and subrequests) of the same request. */
+typedef struct {
+    rts_outcome_t outcome;
+} rts_req_state_t;
+
+static int rts_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                 server_rec *s)
+{
+    return rts_config_check(ptemp, s);
+}
+
+static int rts_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                server_rec *s)
+{
+    apr_status_t rv = rts_http_curl_global_init();
+
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, RTSLOGNO(10310) "libcurl initialisation failed");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return rts_config_build(pconf, s);
+}
+
+/* Connections are made per child, after the fork; servers with the same settings share them. */
+static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_t *stores = apr_hash_make(pchild);
+    apr_hash_t *clients = apr_hash_make(pchild);
+    apr_hash_t *providers = apr_hash_make(pchild);
+    int threads = 1;
+    apr_status_t rv;
+
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    if (threads < 1) {
+        threads = 1;
+    }
+    for (; s; s = s->next) {
+        rts_srv_conf_t *sc = rts_config_srv(s);
+        const char *ca_key, *prov_key;
+
+        if (!sc->core) {
+            continue;
+        }
+        sc->store = apr_hash_get(stores, sc->memcached, APR_HASH_KEY_STRING);
+        if (!sc->store) {
+            rv = rts_store_memcached_create(pchild, sc->memcached, (unsigned)threads,
+                                            sc->memcached_timeout != RTS_UNSET
+                                                ? sc->memcached_timeout : apr_time_from_msec(1000),
+                                            &sc->store);
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                             RTSLOGNO(10311) "creating the memcached client failed");
+                sc->store = NULL;
+                continue;
+            }
+            apr_hash_set(stores, sc->memcached, APR_HASH_KEY_STRING, sc->store);
+        }
+        ca_key = sc->core->ca_file ? sc->core->ca_file : "";
+        sc->http = apr_hash_get(clients, ca_key, APR_HASH_KEY_STRING);
+        if (!sc->http) {
+            rv = rts_http_curl_create(pchild, sc->core->ca_file, &sc->http);
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                             RTSLOGNO(10312) "creating the HTTP client failed");
+                sc->http = NULL;
+                continue;
+            }
+            apr_hash_set(clients, ca_key, APR_HASH_KEY_STRING, sc->http);
+        }
+        prov_key = apr_pstrcat(pchild, sc->core->metadata_url, " ", sc->core->issuer, NULL);
+        sc->provider = apr_hash_get(providers, prov_key, APR_HASH_KEY_STRING);
+        if (!sc->provider) {
+            rv = rts_provider_create(pchild, &sc->provider);
+            if (rv != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                             RTSLOGNO(10313) "creating the provider cache failed");
+                sc->provider = NULL;
+                continue;
+            }
+            apr_hash_set(providers, prov_key, APR_HASH_KEY_STRING, sc->provider);
+        }
+    }
+}
+
+static int ready(request_rec *r, const rts_srv_conf_t *sc)
+{
+    if (sc->core && sc->store && sc->http && sc->provider) {
+        return 1;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                  RTSLOGNO(10314) "mod_rtsession is not configured or not initialised for "
+                  "server %s (see earlier errors)", r->server->server_hostname);
+    return 0;
+}
+
+/* The redirect URI is answered wherever it is, before any <Location> or ProxyPass applies. */
+static int rts_hook_post_read_request(request_rec *r)
+{
+    rts_srv_conf_t *sc = rts_config_srv(r->server);
+    rts_outcome_t out;
+    rts_ctx_t *ctx;
+
+    if (!sc->core || r->main || r->prev || !r->parsed_uri.path
+        || strcmp(r->parsed_uri.path, sc->callback_path)) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    if (!ready(r, sc)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ctx = rts_req_ctx(r, sc);
+    if (rts_flow_callback(ctx, rts_req_describe(r), &out) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return rts_req_respond(r, &out);
+}
+
+static int rts_hook_check_authn(request_rec *r)
+{
+    rts_srv_conf_t *sc;
+    rts_dir_conf_t *dc;
+    rts_req_state_t *st;
+    rts_ctx_t *ctx;
+    const char *type = ap_auth_type(r);
+    const char *user;
+    json_t *v;
+
+    if (!type || strcasecmp(type, AUTH_TYPE)) {
+        return DECLINED;
+    }
+    /* Subrequests and internal redirects reuse what the first request decided. */
+    if (r->main || r->prev) {
+        request_rec *first = r->main ? r->main : r->prev;
+        while (first->main || first->prev) {
+            first = first->main ? first->main : first->prev;
+        }
+        st = ap_get_module_config(first->request_config, &rtsession_module);
+        if (st && first->user) {
+            r->user = first->user;
+            r->ap_auth_type = (char *)AUTH_TYPE;
+            ap_set_module_config(r->request_config, &rtsession_module, st);
+            return OK;
+        }
+    }
+    if (r->proxyreq == PROXYREQ_PROXY) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RTSLOGNO(10315) "AuthType rtsession cannot protect forward-proxy requests");
+        return HTTP_FORBIDDEN;
+    }
+    sc = rts_config_srv(r->server);
+    if (!ready(r, sc)) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    dc = rts_config_dir(r);
+    ctx = rts_req_ctx(r, sc);
+    st = apr_pcalloc(r->pool, sizeof(*st));
+    if (rts_flow_authenticate(ctx, rts_req_describe(r), &st->outcome) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (st->outcome.kind != RTS_OUT_PASS) {
+        return rts_req_respond(r, &st->outcome);
+    }
+    v = st->outcome.claims ? json_object_get(st->outcome.claims, rts_config_user_claim(dc)) : NULL;
+    user = json_is_string(v) ? json_string_value(v) : NULL;
+    if (!user || !*user) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      RTSLOGNO(10316) "the ID token has no string claim '%s' for REMOTE_USER "
+                      "(RTSessionUserClaim)", rts_config_user_claim(dc));
+        return HTTP_FORBIDDEN;
+    }
+    r->user = apr_pstrdup(r->pool, user);
+    r->ap_auth_type = (char *)AUTH_TYPE;
+    ap_set_module_config(r->request_config, &rtsession_module, st);
+    return OK;
+}
+
+/* Runs for every request of a server that uses the module: spoofed identity headers and our
+ * cookies are removed whether or not this location is protected. */
+static int rts_hook_fixups(request_rec *r)
+{
+    rts_srv_conf_t *sc = rts_config_srv(r->server);
+    rts_dir_conf_t *dc;
+    rts_req_state_t *st;
+
+    if (!sc->enabled) {
+        return DECLINED;
+    }
+    dc = rts_config_dir(r);
+    rts_req_scrub(r, sc, dc);
+    st = ap_get_module_config(r->request_config, &rtsession_module);
+    if (st && st->outcome.kind == RTS_OUT_PASS && st->outcome.session) {
+        rts_req_inject(r, dc, &st->outcome);
+    }
+    return DECLINED;
+}
+
+static void rts_register_hooks(apr_pool_t *p)
+{
+    ap_hook_check_config(rts_hook_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(rts_hook_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(rts_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(rts_hook_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_authn(rts_hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_fixups(rts_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+/* Declared without AP_DECLARE_MODULE: the log index is already declared in the private header. */
+module AP_MODULE_DECLARE_DATA rtsession_module = {
+    STANDARD20_MODULE_STUFF,
+    rts_config_create_dir,
+    rts_config_merge_dir,
+    rts_config_create_srv,
+    rts_config_merge_srv,
+    rts_directives,
+    rts_register_hooks,
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    AP_MODULE_FLAG_ALWAYS_MERGE
+#endif
+};

@@ -1,1 +1,580 @@
-/* PLACEHOLDER */
+/* Directives and configuration: "unset" sentinels, one explicit merge line per field,
+ * typed getters for the defaults, and a check that fails startup/configtest by name. */
+#include <string.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_file_io.h>
+#include <openssl/crypto.h>
+#include <http_core.h>
+#include "mod_rtsession_private.h"
+#include "mod_rtsession_config.h"
+#include "rts_crypto.h"
+#include "rts_flow.h"
+#include "rts_store.h"
+
+#define DEFAULT_SCOPE "openid"
+#define DEFAULT_COOKIE "rtsession"
+#define DEFAULT_USER_CLAIM "sub"
+#define DEFAULT_USER_HEADER "X-Remote-User"
+#define DEFAULT_HTTP_TIMEOUT apr_time_from_sec(10)
+#define DEFAULT_REFRESH_WINDOW apr_time_from_sec(60)
+#define DEFAULT_MEMCACHED_TIMEOUT apr_time_from_msec(1000)
+#define MIN_SECRET_LEN 32
+#define DISCOVERY_SUFFIX "/.well-known/openid-configuration"
+
+static const char *const default_algs[] = {
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", NULL
+};
+
+void *rts_config_create_srv(apr_pool_t *p, server_rec *s)
+{
+    rts_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
+    sc->client_auth = RTS_UNSET;
+    sc->http_timeout = RTS_UNSET;
+    sc->refresh_window = RTS_UNSET;
+    sc->memcached_timeout = RTS_UNSET;
+    return sc;
+}
+
+#define MERGE_PTR(f) n->f = add->f ? add->f : base->f
+#define MERGE_VAL(f) n->f = add->f != RTS_UNSET ? add->f : base->f
+
+void *rts_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
+{
+    rts_srv_conf_t *base = basev, *add = addv;
+    rts_srv_conf_t *n = apr_pcalloc(p, sizeof(*n));
+
+    n->enabled = base->enabled || add->enabled;
+    MERGE_PTR(metadata_url);
+    MERGE_PTR(issuer);
+    MERGE_PTR(client_id);
+    MERGE_PTR(client_secret);
+    MERGE_PTR(redirect_uri);
+    MERGE_PTR(scope);
+    MERGE_VAL(client_auth);
+    MERGE_PTR(memcached);
+    MERGE_PTR(secrets);
+    MERGE_PTR(cookie_name);
+    MERGE_PTR(ca_file);
+    MERGE_VAL(http_timeout);
+    MERGE_VAL(refresh_window);
+    MERGE_VAL(memcached_timeout);
+    /* core, callback_path, store, http, provider are built later, per server */
+    return n;
+}
+
+void *rts_config_create_dir(apr_pool_t *p, char *dir)
+{
+    return apr_pcalloc(p, sizeof(rts_dir_conf_t));
+}
+
+void *rts_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    rts_dir_conf_t *base = basev, *add = addv;
+    rts_dir_conf_t *n = apr_pcalloc(p, sizeof(*n));
+
+    MERGE_PTR(user_claim);
+    MERGE_PTR(user_header);
+    MERGE_PTR(at_header);
+    MERGE_PTR(claim_headers);
+    return n;
+}
+
+rts_srv_conf_t *rts_config_srv(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &rtsession_module);
+}
+
+rts_dir_conf_t *rts_config_dir(const request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &rtsession_module);
+}
+
+const char *rts_config_user_claim(const rts_dir_conf_t *dc)
+{
+    return dc->user_claim ? dc->user_claim : DEFAULT_USER_CLAIM;
+}
+
+const char *rts_config_user_header(const rts_dir_conf_t *dc)
+{
+    return dc->user_header ? dc->user_header : DEFAULT_USER_HEADER;
+}
+
+const char *rts_config_at_header(const rts_dir_conf_t *dc)
+{
+    return dc->at_header ? dc->at_header : "";
+}
+
+/* ---- value checks shared by the setters ---- */
+
+static int is_token(const char *s)
+{
+    /* RFC 7230 token: what header and cookie names may contain */
+    if (!*s) {
+        return 0;
+    }
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && !strchr("!#$%&'*+-.^_`|~", *s)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int is_url(const char *s)
+{
+    return (!strncmp(s, "https://", 8) || !strncmp(s, "http://", 7)) && !strpbrk(s, " \t\r\n#");
+}
+
+static const char *check_header_name(cmd_parms *cmd, const char *name)
+{
+    if (!is_token(name)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid header name", cmd->cmd->name, name);
+    }
+    return NULL;
+}
+
+static const char *parse_seconds(cmd_parms *cmd, const char *arg, apr_interval_time_t min,
+                                 apr_interval_time_t max, apr_interval_time_t *out)
+{
+    apr_interval_time_t t;
+
+    if (ap_timeout_parameter_parse(arg, &t, "s") != APR_SUCCESS || t < min || t > max) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration between %" APR_TIME_T_FMT
+                            " ms and %" APR_TIME_T_FMT " s (e.g. 10, 500ms)", cmd->cmd->name,
+                            arg, apr_time_as_msec(min), apr_time_sec(max));
+    }
+    *out = t;
+    return NULL;
+}
+
+static rts_srv_conf_t *srv_conf(cmd_parms *cmd)
+{
+    rts_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &rtsession_module);
+
+    sc->enabled = 1;
+    return sc;
+}
+
+static const char *read_secret_file(cmd_parms *cmd, const char *path, const char **out)
+{
+    const char *fname = ap_server_root_relative(cmd->pool, path);
+    apr_file_t *f;
+    char buf[1024];
+    apr_size_t len = sizeof(buf) - 1;
+    apr_status_t rv;
+
+    if (!fname) {
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, path);
+    }
+    rv = apr_file_open(&f, fname, APR_FOPEN_READ, APR_OS_DEFAULT, cmd->temp_pool);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_read(f, buf, &len);
+        apr_file_close(f);
+    }
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        return apr_psprintf(cmd->pool, "%s: cannot read '%s': %pm", cmd->cmd->name, fname, &rv);
+    }
+    buf[len] = '\0';
+    while (len > 0 && apr_isspace(buf[len - 1])) {
+        buf[--len] = '\0';
+    }
+    if (!len || strchr(buf, '\n')) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return apr_psprintf(cmd->pool, "%s: '%s' must hold the secret on a single line",
+                            cmd->cmd->name, fname);
+    }
+    *out = apr_pstrdup(cmd->pool, buf);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return NULL;
+}
+
+/* ---- server directives ---- */
+
+static const char *set_metadata_url(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!is_url(arg)) {
+        return "RTSessionProviderMetadataURL: expects an https:// URL of the provider's "
+               "discovery document";
+    }
+    srv_conf(cmd)->metadata_url = arg;
+    return NULL;
+}
+
+static const char *set_issuer(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!is_url(arg)) {
+        return "RTSessionIssuer: expects the provider's issuer URL";
+    }
+    srv_conf(cmd)->issuer = arg;
+    return NULL;
+}
+
+static const char *set_client_id(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!*arg) {
+        return "RTSessionClientID: must not be empty";
+    }
+    srv_conf(cmd)->client_id = arg;
+    return NULL;
+}
+
+static const char *set_client_secret(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!*arg) {
+        return "RTSessionClientSecret: must not be empty";
+    }
+    srv_conf(cmd)->client_secret = arg;
+    return NULL;
+}
+
+static const char *set_client_secret_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return read_secret_file(cmd, arg, &srv_conf(cmd)->client_secret);
+}
+
+static const char *set_redirect_uri(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!(arg[0] == '/' && arg[1] != '/') && !is_url(arg)) {
+        return "RTSessionRedirectURI: expects a path such as /rtsession/callback, or an absolute "
+               "https:// URL; it must be registered at the provider";
+    }
+    if (strpbrk(arg, "?# \t")) {
+        return "RTSessionRedirectURI: must not contain a query, fragment or spaces";
+    }
+    srv_conf(cmd)->redirect_uri = arg;
+    return NULL;
+}
+
+static const char *set_scope(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *s = apr_pstrcat(cmd->temp_pool, " ", arg, " ", NULL);
+
+    if (!strstr(s, " openid ")) {
+        return "RTSessionScope: must include the scope 'openid'";
+    }
+    srv_conf(cmd)->scope = arg;
+    return NULL;
+}
+
+static const char *set_token_auth(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!strcasecmp(arg, "client_secret_basic")) {
+        srv_conf(cmd)->client_auth = RTS_AUTH_CLIENT_SECRET_BASIC;
+    }
+    else if (!strcasecmp(arg, "client_secret_post")) {
+        srv_conf(cmd)->client_auth = RTS_AUTH_CLIENT_SECRET_POST;
+    }
+    else {
+        return "RTSessionTokenEndpointAuth: expects client_secret_basic or client_secret_post";
+    }
+    return NULL;
+}
+
+static const char *set_memcached(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *err;
+
+    if (rts_store_memcached_check(cmd->temp_pool, arg, &err) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "RTSessionMemcached: not a valid libmemcached "
+                            "configuration string (e.g. \"--SERVER=127.0.0.1:11211\"): %s",
+                            err ? err : "unknown error");
+    }
+    srv_conf(cmd)->memcached = arg;
+    return NULL;
+}
+
+static const char *set_memcached_timeout(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_seconds(cmd, arg, apr_time_from_msec(10), apr_time_from_sec(10),
+                         &srv_conf(cmd)->memcached_timeout);
+}
+
+static const char *add_secret(cmd_parms *cmd, const char *secret)
+{
+    rts_srv_conf_t *sc = srv_conf(cmd);
+
+    if (strlen(secret) < MIN_SECRET_LEN) {
+        return apr_psprintf(cmd->pool, "%s: each secret must be at least %d characters long "
+                            "(e.g. from `openssl rand -base64 32`)", cmd->cmd->name, MIN_SECRET_LEN);
+    }
+    if (!sc->secrets) {
+        sc->secrets = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(sc->secrets, const char *) = secret;
+    return NULL;
+}
+
+static const char *set_secret(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return add_secret(cmd, arg);
+}
+
+static const char *set_secret_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *secret;
+    const char *err = read_secret_file(cmd, arg, &secret);
+
+    return err ? err : add_secret(cmd, secret);
+}
+
+static const char *set_cookie_name(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!is_token(arg) || !strncasecmp(arg, "__Host-", 7) || !strncasecmp(arg, "__Secure-", 9)) {
+        return "RTSessionCookieName: expects a plain cookie name (letters, digits, - and _); "
+               "the __Host- prefix is added by the module on https";
+    }
+    srv_conf(cmd)->cookie_name = arg;
+    return NULL;
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *dc, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+
+    if (!path || apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool, "RTSessionCAFile: '%s' is not a readable file", arg);
+    }
+    srv_conf(cmd)->ca_file = path;
+    return NULL;
+}
+
+static const char *set_http_timeout(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_seconds(cmd, arg, apr_time_from_msec(100), apr_time_from_sec(60),
+                         &srv_conf(cmd)->http_timeout);
+}
+
+static const char *set_refresh_window(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_seconds(cmd, arg, 0, apr_time_from_sec(3600), &srv_conf(cmd)->refresh_window);
+}
+
+/* ---- directory directives ---- */
+
+static const char *set_user_claim(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    ((rts_dir_conf_t *)dcv)->user_claim = arg;
+    return NULL;
+}
+
+static const char *set_user_header(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    const char *err = strcasecmp(arg, "off") ? check_header_name(cmd, arg) : NULL;
+
+    ((rts_dir_conf_t *)dcv)->user_header = strcasecmp(arg, "off") ? arg : "";
+    return err;
+}
+
+static const char *set_at_header(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    const char *err = strcasecmp(arg, "off") ? check_header_name(cmd, arg) : NULL;
+
+    ((rts_dir_conf_t *)dcv)->at_header = strcasecmp(arg, "off") ? arg : "";
+    return err;
+}
+
+static const char *add_claim_header(cmd_parms *cmd, void *dcv, const char *header,
+                                    const char *claim)
+{
+    rts_dir_conf_t *dc = dcv;
+    rts_claim_header_t *ch;
+    const char *err = check_header_name(cmd, header);
+
+    if (err) {
+        return err;
+    }
+    if (!dc->claim_headers) {
+        dc->claim_headers = apr_array_make(cmd->pool, 4, sizeof(rts_claim_header_t));
+    }
+    ch = apr_array_push(dc->claim_headers);
+    ch->header = header;
+    ch->claim = claim;
+    return NULL;
+}
+
+const command_rec rts_directives[] = {
+    AP_INIT_TAKE1("RTSessionProviderMetadataURL", set_metadata_url, NULL, RSRC_CONF,
+                  "URL of the OpenID Provider's discovery document"),
+    AP_INIT_TAKE1("RTSessionIssuer", set_issuer, NULL, RSRC_CONF,
+                  "The provider's issuer, when it cannot be derived from the metadata URL"),
+    AP_INIT_TAKE1("RTSessionClientID", set_client_id, NULL, RSRC_CONF,
+                  "Client ID registered at the provider"),
+    AP_INIT_TAKE1("RTSessionClientSecret", set_client_secret, NULL, RSRC_CONF,
+                  "Client secret registered at the provider"),
+    AP_INIT_TAKE1("RTSessionClientSecretFile", set_client_secret_file, NULL, RSRC_CONF,
+                  "File holding the client secret"),
+    AP_INIT_TAKE1("RTSessionRedirectURI", set_redirect_uri, NULL, RSRC_CONF,
+                  "Path (or absolute URL) of the redirect URI registered at the provider"),
+    AP_INIT_TAKE1("RTSessionScope", set_scope, NULL, RSRC_CONF,
+                  "Scopes to request, space-separated, including openid"),
+    AP_INIT_TAKE1("RTSessionTokenEndpointAuth", set_token_auth, NULL, RSRC_CONF,
+                  "client_secret_basic (default) or client_secret_post"),
+    AP_INIT_TAKE1("RTSessionMemcached", set_memcached, NULL, RSRC_CONF,
+                  "libmemcached configuration string for the session store"),
+    AP_INIT_TAKE1("RTSessionMemcachedTimeout", set_memcached_timeout, NULL, RSRC_CONF,
+                  "Bound of each memcached operation (default 1s)"),
+    AP_INIT_ITERATE("RTSessionSecret", set_secret, NULL, RSRC_CONF,
+                    "Module secrets: the first seals sessions, all open them (rotation)"),
+    AP_INIT_TAKE1("RTSessionSecretFile", set_secret_file, NULL, RSRC_CONF,
+                  "File holding a module secret (may be repeated; the first seals)"),
+    AP_INIT_TAKE1("RTSessionCookieName", set_cookie_name, NULL, RSRC_CONF,
+                  "Session cookie name (default rtsession; __Host- prefixed on https)"),
+    AP_INIT_TAKE1("RTSessionCAFile", set_ca_file, NULL, RSRC_CONF,
+                  "CA certificates to trust for the provider's TLS (default: system store)"),
+    AP_INIT_TAKE1("RTSessionHTTPTimeout", set_http_timeout, NULL, RSRC_CONF,
+                  "Bound of each call to the provider (default 10s)"),
+    AP_INIT_TAKE1("RTSessionRefreshWindow", set_refresh_window, NULL, RSRC_CONF,
+                  "Refresh when the access token expires within this (default 60s)"),
+    AP_INIT_TAKE1("RTSessionUserClaim", set_user_claim, NULL, OR_AUTHCFG,
+                  "Claim that becomes REMOTE_USER (default sub)"),
+    AP_INIT_TAKE1("RTSessionUserHeader", set_user_header, NULL, OR_AUTHCFG,
+                  "Request header carrying the user to the backend (default X-Remote-User; off)"),
+    AP_INIT_TAKE2("RTSessionClaimHeader", add_claim_header, NULL, OR_AUTHCFG,
+                  "A request header for the backend and the claim it carries"),
+    AP_INIT_TAKE1("RTSessionAccessTokenHeader", set_at_header, NULL, OR_AUTHCFG,
+                  "Request header carrying the access token to the backend (default off)"),
+    { NULL }
+};
+
+/* ---- startup checks and translation ---- */
+
+static const char *server_label(apr_pool_t *p, server_rec *s)
+{
+    return apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname : "(main)",
+                        (unsigned)s->port);
+}
+
+static const char *derived_issuer(apr_pool_t *p, const rts_srv_conf_t *sc)
+{
+    apr_size_t ulen, slen = strlen(DISCOVERY_SUFFIX);
+
+    if (sc->issuer) {
+        return sc->issuer;
+    }
+    ulen = strlen(sc->metadata_url);
+    if (ulen > slen && !strcmp(sc->metadata_url + ulen - slen, DISCOVERY_SUFFIX)) {
+        return apr_pstrmemdup(p, sc->metadata_url, ulen - slen);
+    }
+    return NULL;
+}
+
+int rts_config_check(apr_pool_t *p, server_rec *s)
+{
+    int failed = 0;
+
+    for (; s; s = s->next) {
+        rts_srv_conf_t *sc = rts_config_srv(s);
+        const char *missing[8];
+        int n = 0, i;
+
+        if (!sc->enabled) {
+            continue;
+        }
+        if (!sc->metadata_url) missing[n++] = "RTSessionProviderMetadataURL";
+        if (!sc->client_id) missing[n++] = "RTSessionClientID";
+        if (!sc->client_secret) missing[n++] = "RTSessionClientSecret (or RTSessionClientSecretFile)";
+        if (!sc->redirect_uri) missing[n++] = "RTSessionRedirectURI";
+        if (!sc->memcached) missing[n++] = "RTSessionMemcached";
+        if (!sc->secrets) missing[n++] = "RTSessionSecret (or RTSessionSecretFile)";
+        for (i = 0; i < n; i++) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                         RTSLOGNO(10301) "server %s: %s is required when mod_rtsession is "
+                         "configured", server_label(p, s), missing[i]);
+        }
+        if (sc->metadata_url && !derived_issuer(p, sc)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                         RTSLOGNO(10302) "server %s: RTSessionIssuer is required when "
+                         "RTSessionProviderMetadataURL does not end in %s",
+                         server_label(p, s), DISCOVERY_SUFFIX);
+            n++;
+        }
+        if (sc->http_timeout != RTS_UNSET && sc->memcached_timeout != RTS_UNSET
+            && sc->memcached_timeout > sc->http_timeout) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, s,
+                         RTSLOGNO(10303) "server %s: RTSessionMemcachedTimeout is longer than "
+                         "RTSessionHTTPTimeout", server_label(p, s));
+        }
+        failed |= n > 0;
+    }
+    return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
+static apr_status_t derive_secret(const char *secret, rts_secret_t *out)
+{
+    static const char salt[] = "mod_rtsession";
+    static const char info_id[] = "store key naming";
+    static const char info_seal[] = "record sealing";
+    apr_status_t rv;
+
+    rv = rts_hkdf_sha256(secret, strlen(secret), salt, sizeof(salt) - 1, info_id,
+                         sizeof(info_id) - 1, out->key_id, sizeof(out->key_id));
+    if (rv == APR_SUCCESS) {
+        rv = rts_hkdf_sha256(secret, strlen(secret), salt, sizeof(salt) - 1, info_seal,
+                             sizeof(info_seal) - 1, out->key_seal, sizeof(out->key_seal));
+    }
+    return rv;
+}
+
+static apr_status_t wipe_secrets(void *data)
+{
+    apr_array_header_t *secrets = data;
+
+    OPENSSL_cleanse(secrets->elts, (size_t)secrets->nelts * (size_t)secrets->elt_size);
+    return APR_SUCCESS;
+}
+
+int rts_config_build(apr_pool_t *p, server_rec *s)
+{
+    for (; s; s = s->next) {
+        rts_srv_conf_t *sc = rts_config_srv(s);
+        rts_config_t *c;
+        int i;
+
+        if (!sc->enabled) {
+            continue;
+        }
+        c = apr_pcalloc(p, sizeof(*c));
+        c->metadata_url = sc->metadata_url;
+        c->issuer = derived_issuer(p, sc);
+        c->client_id = sc->client_id;
+        c->client_secret = sc->client_secret;
+        c->redirect_uri = sc->redirect_uri;
+        c->scope = sc->scope ? sc->scope : DEFAULT_SCOPE;
+        c->client_auth = sc->client_auth != RTS_UNSET ? (rts_client_auth_t)sc->client_auth
+                                                      : RTS_AUTH_CLIENT_SECRET_BASIC;
+        c->ca_file = sc->ca_file;
+        c->http_timeout = sc->http_timeout != RTS_UNSET ? sc->http_timeout : DEFAULT_HTTP_TIMEOUT;
+        c->connect_timeout = c->http_timeout < apr_time_from_sec(5) ? c->http_timeout
+                                                                    : apr_time_from_sec(5);
+        c->max_response = 256 * 1024;
+        c->leeway = apr_time_from_sec(60);
+        c->iat_max_age = apr_time_from_sec(600);
+        c->refresh_window = sc->refresh_window != RTS_UNSET ? sc->refresh_window
+                                                            : DEFAULT_REFRESH_WINDOW;
+        /* the intent must outlive the token call it covers */
+        c->lock_ttl = c->http_timeout + apr_time_from_sec(5);
+        c->pending_ttl = apr_time_from_sec(600);
+        c->session_max = apr_time_from_sec(8 * 3600);
+        c->metadata_ttl = apr_time_from_sec(3600);
+        c->jwks_min_refetch = apr_time_from_sec(10);
+        c->allowed_algs = default_algs;
+        c->cookie_name = sc->cookie_name ? sc->cookie_name : DEFAULT_COOKIE;
+        c->secrets = apr_array_make(p, sc->secrets->nelts, sizeof(rts_secret_t));
+        apr_pool_cleanup_register(p, c->secrets, wipe_secrets, apr_pool_cleanup_null);
+        for (i = 0; i < sc->secrets->nelts; i++) {
+            rts_secret_t *sec = apr_array_push(c->secrets);
+            if (derive_secret(APR_ARRAY_IDX(sc->secrets, i, const char *), sec) != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                             RTSLOGNO(10304) "deriving keys from RTSessionSecret failed");
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+        }
+        sc->core = c;
+        sc->callback_path = rts_flow_callback_path(p, c);
+    }
+    return OK;
+}

@@ -1,0 +1,71 @@
+/* Directives, per-server and per-directory configuration, and their translation into the
+ * core's rts_config_t. */
+#ifndef MOD_RTSESSION_CONFIG_H
+#define MOD_RTSESSION_CONFIG_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include "rts.h"
+#include "rts_config.h"
+
+#define RTS_UNSET (-1)
+
+typedef struct rts_srv_conf_t {
+    int enabled;                       /* some RTSession directive applies to this server */
+    const char *metadata_url;
+    const char *issuer;
+    const char *client_id;
+    const char *client_secret;
+    const char *redirect_uri;
+    const char *scope;
+    int client_auth;                   /* rts_client_auth_t or RTS_UNSET */
+    const char *memcached;
+    apr_array_header_t *secrets;       /* of const char *; NULL when unset */
+    const char *cookie_name;
+    const char *ca_file;
+    apr_interval_time_t http_timeout;  /* RTS_UNSET when unset */
+    apr_interval_time_t refresh_window;
+    apr_interval_time_t memcached_timeout;
+    /* built at post_config */
+    rts_config_t *core;
+    const char *callback_path;
+    /* per child */
+    rts_store_t *store;
+    rts_http_t *http;
+    rts_provider_t *provider;
+} rts_srv_conf_t;
+
+typedef struct rts_claim_header_t {
+    const char *header;
+    const char *claim;
+} rts_claim_header_t;
+
+typedef struct rts_dir_conf_t {
+    const char *user_claim;
+    const char *user_header;           /* "" means off */
+    const char *at_header;             /* "" means off */
+    apr_array_header_t *claim_headers; /* of rts_claim_header_t; NULL when unset */
+} rts_dir_conf_t;
+
+extern const command_rec rts_directives[];
+
+void *rts_config_create_srv(apr_pool_t *p, server_rec *s);
+void *rts_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
+void *rts_config_create_dir(apr_pool_t *p, char *dir);
+void *rts_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
+
+rts_srv_conf_t *rts_config_srv(const server_rec *s);
+rts_dir_conf_t *rts_config_dir(const request_rec *r);
+
+/* Typed getters that apply the defaults. */
+const char *rts_config_user_claim(const rts_dir_conf_t *dc);
+const char *rts_config_user_header(const rts_dir_conf_t *dc);
+const char *rts_config_at_header(const rts_dir_conf_t *dc);
+
+/* Checks every server that uses the module; logs each problem naming the directive and
+ * returns non-OK so that startup and `apachectl configtest` fail. */
+int rts_config_check(apr_pool_t *p, server_rec *s);
+/* Builds the core configuration of every server that uses the module. */
+int rts_config_build(apr_pool_t *p, server_rec *s);
+
+#endif

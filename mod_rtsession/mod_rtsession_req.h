@@ -1,0 +1,24 @@
+/* request_rec in, rts_req_t out; rts_outcome_t in, response and headers out. */
+#ifndef MOD_RTSESSION_REQ_H
+#define MOD_RTSESSION_REQ_H
+
+#include <httpd.h>
+#include "rts.h"
+#include "rts_flow.h"
+#include "mod_rtsession_config.h"
+
+/* The core context for this request, with a log sink bound to r. */
+rts_ctx_t *rts_req_ctx(request_rec *r, rts_srv_conf_t *sc);
+/* The neutral request description. */
+rts_req_t *rts_req_describe(request_rec *r);
+/* Applies a non-PASS outcome: redirect, 401 or error page. Returns the status for the hook. */
+int rts_req_respond(request_rec *r, const rts_outcome_t *out);
+/* Removes client-sent copies of the identity headers (also their '_' spellings) and the
+ * module's cookies from the request. */
+void rts_req_scrub(request_rec *r, const rts_srv_conf_t *sc, const rts_dir_conf_t *dc);
+/* Adds the identity headers for the backend. */
+void rts_req_inject(request_rec *r, const rts_dir_conf_t *dc, const rts_outcome_t *out);
+/* A server-level log sink (startup, child init). */
+rts_log_t *rts_req_server_log(apr_pool_t *p, server_rec *s);
+
+#endif

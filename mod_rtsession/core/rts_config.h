@@ -40,6 +40,7 @@ struct rts_config_t {
     apr_interval_time_t jwks_min_refetch; /* at most one JWKS refetch per this, on unknown kid */
     const char *const *allowed_algs;   /* NULL-terminated */
     apr_array_header_t *secrets;       /* of rts_secret_t; the first seals, all open */
+    const char *cookie_name;           /* base name; "__Host-" is prefixed on https */
 };
 
 #endif

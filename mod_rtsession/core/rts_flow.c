@@ -1,2 +1,349 @@
-/* PLACEHOLDER */
+/* Login, callback and session decisions. */
+#include <string.h>
+#include <apr_strings.h>
 #include "rts.h"
+#include "rts_flow.h"
+#include "rts_authreq.h"
+#include "rts_config.h"
+#include "rts_cookie.h"
+#include "rts_json.h"
+#include "rts_log.h"
+#include "rts_oidc.h"
+#include "rts_provider.h"
+#include "rts_refresh.h"
+#include "rts_token.h"
+#include "rts_util.h"
+
+#define PENDING_SUFFIX "_login"
+#define RETRY_AFTER_SECS 2
+
+const char *rts_flow_session_cookie(apr_pool_t *p, const rts_config_t *cfg, int secure)
+{
+    return rts_cookie_name(p, cfg->cookie_name, secure);
+}
+
+const char *rts_flow_pending_cookie(apr_pool_t *p, const rts_config_t *cfg, int secure)
+{
+    return rts_cookie_name(p, apr_pstrcat(p, cfg->cookie_name, PENDING_SUFFIX, NULL), secure);
+}
+
+const char *rts_flow_redirect_uri(apr_pool_t *p, const rts_config_t *cfg, const rts_req_t *req)
+{
+    if (cfg->redirect_uri[0] != '/') {
+        return cfg->redirect_uri;
+    }
+    return apr_pstrcat(p, req->origin, cfg->redirect_uri, NULL);
+}
+
+const char *rts_flow_callback_path(apr_pool_t *p, const rts_config_t *cfg)
+{
+    const char *u = cfg->redirect_uri, *slash, *q;
+
+    if (u[0] != '/') {
+        const char *scheme_end = strstr(u, "://");
+        slash = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+        u = slash ? slash : "/";
+    }
+    q = strpbrk(u, "?#");
+    return q ? apr_pstrmemdup(p, u, (apr_size_t)(q - u)) : u;
+}
+
+static void out_init(rts_ctx_t *ctx, rts_outcome_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->set_cookies = apr_array_make(ctx->pool, 2, sizeof(const char *));
+    rts_result_reset(&out->result);
+}
+
+static void add_cookie(rts_ctx_t *ctx, rts_outcome_t *out, const char *name, const char *value,
+                       int secure, apr_int64_t max_age)
+{
+    APR_ARRAY_PUSH(out->set_cookies, const char *) =
+        rts_cookie_build(ctx->pool, name, value, secure, max_age);
+}
+
+static apr_status_t out_error(rts_ctx_t *ctx, rts_outcome_t *out, int status, const char *error,
+                              const char *description)
+{
+    out->kind = RTS_OUT_ERROR;
+    out->http_status = status;
+    if (!out->result.error) {
+        out->result.error = error;
+    }
+    if (!out->result.description) {
+        out->result.description = description;
+    }
+    if (status == 503) {
+        out->retry_after = RETRY_AFTER_SECS;
+    }
+    return APR_SUCCESS;
+}
+
+/* Sends the browser to the provider (navigation) or answers 401 (anything else). */
+static apr_status_t start_login(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out)
+{
+    const rts_provider_meta_t *meta;
+    rts_pending_t *pending;
+    const char *return_url = rts_return_url_ok(req->uri) ? req->uri : "/";
+    apr_status_t rv;
+
+    if (!req->navigation) {
+        out->kind = RTS_OUT_DENY;
+        out->http_status = 401;
+        return APR_SUCCESS;
+    }
+    rv = rts_provider_meta(ctx, &meta, &out->result);
+    if (rv != APR_SUCCESS) {
+        return out_error(ctx, out, 502, "provider_unavailable",
+                         "the identity provider could not be reached");
+    }
+    rv = rts_authreq_new(ctx->pool, return_url, rts_now(ctx), &pending);
+    if (rv == APR_SUCCESS) {
+        rv = rts_authreq_save(ctx, pending);
+    }
+    if (rv != APR_SUCCESS) {
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
+                       RTS_LOGNO(10001) "could not store a pending login");
+        return out_error(ctx, out, 503, "store_unavailable", "the session store is unavailable");
+    }
+    add_cookie(ctx, out, rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), pending->state,
+               req->secure, apr_time_sec(ctx->cfg->pending_ttl));
+    out->kind = RTS_OUT_REDIRECT;
+    out->http_status = 302;
+    out->location = rts_authreq_url(ctx->pool, meta->authorization_endpoint, ctx->cfg->client_id,
+                                    rts_flow_redirect_uri(ctx->pool, ctx->cfg, req),
+                                    ctx->cfg->scope, pending);
+    rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, 0,
+                   RTS_LOGNO(10002) "login started, state %s",
+                   rts_log_fingerprint(ctx->pool, pending->state));
+    return APR_SUCCESS;
+}
+
+/* The session is over or unusable: forget the cookie and start again. */
+static apr_status_t restart_login(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out)
+{
+    apr_status_t rv = start_login(ctx, req, out);
+
+    add_cookie(ctx, out, rts_flow_session_cookie(ctx->pool, ctx->cfg, req->secure), "",
+               req->secure, 0);
+    return rv;
+}
+
+apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out)
+{
+    const char *id = NULL;
+    rts_session_t *s;
+    rts_refresh_outcome_t refreshed;
+    apr_status_t rv;
+
+    out_init(ctx, out);
+    rv = rts_cookie_get(ctx->pool, req->cookie_header,
+                        rts_flow_session_cookie(ctx->pool, ctx->cfg, req->secure), &id);
+    if (rv == APR_EINVAL) {
+        /* Two session cookies (one planted) or an oversized header: refuse to guess, and
+         * clear ours so the next attempt can succeed. */
+        add_cookie(ctx, out, rts_flow_session_cookie(ctx->pool, ctx->cfg, req->secure), "",
+                   req->secure, 0);
+        return out_error(ctx, out, 400, "bad_cookie",
+                         "the request carries conflicting or oversized session cookies");
+    }
+    if (rv != APR_SUCCESS || !rts_session_id_valid(id)) {
+        return id ? restart_login(ctx, req, out) : start_login(ctx, req, out);
+    }
+    rv = rts_session_load(ctx, id, &s);
+    if (rv == APR_ENOENT || rv == RTS_EBADTOKEN) {
+        if (rv == RTS_EBADTOKEN) {
+            rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_INFO, rv,
+                           RTS_LOGNO(10003) "session %s does not open (secret changed or "
+                           "record tampered with); starting a new login",
+                           rts_log_fingerprint(ctx->pool, id));
+        }
+        return restart_login(ctx, req, out);
+    }
+    if (rv != APR_SUCCESS) {
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
+                       RTS_LOGNO(10004) "session store unavailable while loading a session");
+        return out_error(ctx, out, 503, "store_unavailable", "the session store is unavailable");
+    }
+    if (s->created + ctx->cfg->session_max <= rts_now(ctx)) {
+        rts_session_delete(ctx, s);
+        return restart_login(ctx, req, out);
+    }
+    rv = rts_refresh_ensure(ctx, &s, &refreshed, &out->result);
+    if (rv != APR_SUCCESS) {
+        return out_error(ctx, out, 500, "internal", "refresh failed");
+    }
+    switch (refreshed) {
+    case RTS_REFRESH_ENDED:
+        return restart_login(ctx, req, out);
+    case RTS_REFRESH_UNAVAILABLE:
+        return out_error(ctx, out, 503, "refresh_unavailable",
+                         "your session could not be renewed right now; please retry shortly");
+    default:
+        break;
+    }
+    out->kind = RTS_OUT_PASS;
+    out->session = s;
+    if (rts_session_claims(ctx->pool, s, &out->claims) != APR_SUCCESS) {
+        out->claims = NULL;
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t callback_error(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out,
+                                   int status, const char *error, const char *description,
+                                   int clear_pending)
+{
+    rts_log_perror(ctx->log, RTS_LOG_MARK, status >= 500 ? RTS_LOG_ERR : RTS_LOG_WARNING,
+                   out->result.status, RTS_LOGNO(10010) "login callback failed (%s): %s%s%s",
+                   error, description,
+                   out->result.description ? ": " : "",
+                   out->result.description ? out->result.description : "");
+    if (clear_pending) {
+        add_cookie(ctx, out, rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), "",
+                   req->secure, 0);
+    }
+    out->result.error = error;
+    out->result.description = description;
+    return out_error(ctx, out, status, error, description);
+}
+
+static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out,
+                                   const rts_token_set_t *tokens, json_t *claims,
+                                   const char *return_url, apr_time_t started)
+{
+    rts_session_t *s = apr_pcalloc(ctx->pool, sizeof(*s));
+    apr_status_t rv;
+    int attempt;
+
+    s->gen = 1;
+    s->sub = rts_json_str(claims, "sub");
+    s->id_token = tokens->id_token;
+    s->access_token = tokens->access_token;
+    s->refresh_token = tokens->refresh_token;
+    s->at_expires = rts_refresh_at_expiry(ctx->pool, tokens->access_token, tokens->expires_in,
+                                          started);
+    if (tokens->refresh_expires_in > 0) {
+        s->rt_expires = started + apr_time_from_sec(tokens->refresh_expires_in);
+    }
+    s->created = rts_now(ctx);
+    /* A fresh id at every login (no fixation); add never overwrites another session. */
+    for (attempt = 0; attempt < 2; attempt++) {
+        if ((rv = rts_session_new_id(ctx->pool, &s->id)) != APR_SUCCESS) {
+            return rv;
+        }
+        s->secret = NULL;
+        s->store_key = NULL;
+        rv = rts_session_add(ctx, s);
+        if (rv != APR_EEXIST) {
+            break;
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        return callback_error(ctx, req, out, 503, "store_unavailable",
+                              "the session store is unavailable", 1);
+    }
+    add_cookie(ctx, out, rts_flow_session_cookie(ctx->pool, ctx->cfg, req->secure), s->id,
+               req->secure, -1);
+    add_cookie(ctx, out, rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), "",
+               req->secure, 0);
+    out->kind = RTS_OUT_REDIRECT;
+    out->http_status = 302;
+    out->location = return_url;
+    out->session = s;
+    rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_INFO, 0,
+                   RTS_LOGNO(10011) "login completed: session %s created",
+                   rts_log_fingerprint(ctx->pool, s->id));
+    return APR_SUCCESS;
+}
+
+apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out)
+{
+    apr_table_t *params;
+    const char *state, *cookie_state = NULL, *code, *error, *iss;
+    const rts_provider_meta_t *meta;
+    rts_pending_t *pending;
+    rts_token_set_t *tokens;
+    json_t *claims;
+    apr_time_t started;
+    apr_status_t rv;
+
+    out_init(ctx, out);
+    if (rts_form_parse(ctx->pool, req->query ? req->query : "", &params) != APR_SUCCESS) {
+        return callback_error(ctx, req, out, 400, "invalid_request",
+                              "the login response is malformed", 0);
+    }
+    state = apr_table_get(params, "state");
+    code = apr_table_get(params, "code");
+    error = apr_table_get(params, "error");
+    iss = apr_table_get(params, "iss");
+    rts_cookie_get(ctx->pool, req->cookie_header,
+                   rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), &cookie_state);
+
+    /* The state must be ours, in this browser: the URL and the cookie agree. */
+    if (!state || !cookie_state || !rts_authreq_value_ok(state)
+        || !rts_ct_streq(state, cookie_state)) {
+        return callback_error(ctx, req, out, 400, "invalid_state",
+                              "this login response does not belong to a login started in this "
+                              "browser (missing or mismatched state); please start again", 0);
+    }
+    rv = rts_authreq_take(ctx, state, &pending);
+    if (rv == APR_ENOENT || rv == RTS_EBADTOKEN) {
+        return callback_error(ctx, req, out, 400, "invalid_state",
+                              "this login has expired or was already completed; please start "
+                              "again", 1);
+    }
+    if (rv != APR_SUCCESS) {
+        out->result.status = rv;
+        return callback_error(ctx, req, out, 503, "store_unavailable",
+                              "the session store is unavailable", 0);
+    }
+    rv = rts_provider_meta(ctx, &meta, &out->result);
+    if (rv != APR_SUCCESS) {
+        return callback_error(ctx, req, out, 502, "provider_unavailable",
+                              "the identity provider could not be reached", 1);
+    }
+    /* RFC 9207: the response names its issuer; a mix-up attack would show another one. */
+    if ((iss && strcmp(iss, ctx->cfg->issuer)) || (!iss && meta->iss_parameter_supported)) {
+        return callback_error(ctx, req, out, 400, "invalid_issuer",
+                              "the login response came from an unexpected issuer", 1);
+    }
+    if (error) {
+        int denied = !strcmp(error, "access_denied");
+        return callback_error(ctx, req, out, denied ? 403 : 400,
+                              denied ? "access_denied" : "login_error",
+                              denied ? "the identity provider did not grant access"
+                                     : "the identity provider reported an error", 1);
+    }
+    if (!code || !*code || strlen(code) > 2048) {
+        return callback_error(ctx, req, out, 400, "invalid_request",
+                              "the login response carries no authorization code", 1);
+    }
+    started = rts_now(ctx);
+    rv = rts_token_exchange_code(ctx, meta->token_endpoint, code, pending->code_verifier,
+                                 rts_flow_redirect_uri(ctx->pool, ctx->cfg, req), &tokens,
+                                 &out->result);
+    if (rv == RTS_EINVALIDGRANT) {
+        return callback_error(ctx, req, out, 400, "invalid_grant",
+                              "the identity provider refused the authorization code (expired or "
+                              "already used); please start again", 1);
+    }
+    if (rv != APR_SUCCESS) {
+        return callback_error(ctx, req, out, 502, "token_error",
+                              "the identity provider's token endpoint failed", 1);
+    }
+    if (!tokens->id_token) {
+        return callback_error(ctx, req, out, 502, "no_id_token",
+                              "the identity provider returned no ID token", 1);
+    }
+    rv = rts_oidc_validate_id_token(ctx, tokens->id_token, pending->nonce, NULL,
+                                    tokens->access_token, &claims, &out->result);
+    if (rv != APR_SUCCESS) {
+        return callback_error(ctx, req, out, rv == RTS_EBADTOKEN || rv == RTS_ENOKEY ? 403 : 502,
+                              "invalid_id_token", "the identity provider's ID token was rejected",
+                              1);
+    }
+    return create_session(ctx, req, out, tokens, claims,
+                          rts_return_url_ok(pending->return_url) ? pending->return_url : "/",
+                          started);
+}

@@ -1,1 +1,54 @@
-/* PLACEHOLDER */
+/* The orchestrator: a neutral description of the request in, a decision out. The Apache glue
+ * translates request_rec into rts_req_t and applies the rts_outcome_t; everything in between
+ * is here, unit-testable without httpd. */
+#ifndef RTS_FLOW_H
+#define RTS_FLOW_H
+
+#include <apr_tables.h>
+#include <jansson.h>
+#include "rts.h"
+#include "rts_result.h"
+#include "rts_session.h"
+
+typedef struct rts_req_t {
+    const char *method;
+    int secure;                 /* the browser reached us over https */
+    const char *origin;         /* "https://host[:port]" as the server names itself */
+    const char *uri;            /* path and query as received: the return URL after login */
+    const char *query;          /* NULL when none */
+    const char *cookie_header;  /* NULL when none */
+    int navigation;             /* a top-level browser navigation (may be sent to log in) */
+} rts_req_t;
+
+typedef enum {
+    RTS_OUT_PASS = 0,           /* authenticated: session and claims set */
+    RTS_OUT_REDIRECT,           /* 302 to location */
+    RTS_OUT_DENY,               /* 401: not logged in and not a navigation */
+    RTS_OUT_ERROR               /* an error page with http_status */
+} rts_outcome_kind_t;
+
+typedef struct rts_outcome_t {
+    rts_outcome_kind_t kind;
+    int http_status;
+    const char *location;
+    apr_array_header_t *set_cookies;   /* of const char *: Set-Cookie values */
+    rts_session_t *session;
+    json_t *claims;
+    int retry_after;                   /* seconds, 0 for none */
+    rts_result_t result;
+} rts_outcome_t;
+
+/* The name of the session cookie / pending-login cookie as sent for this request. */
+const char *rts_flow_session_cookie(apr_pool_t *p, const rts_config_t *cfg, int secure);
+const char *rts_flow_pending_cookie(apr_pool_t *p, const rts_config_t *cfg, int secure);
+/* The redirect URI for this request (configured absolute URL, or origin + path). */
+const char *rts_flow_redirect_uri(apr_pool_t *p, const rts_config_t *cfg, const rts_req_t *req);
+/* The path part of the configured redirect URI (what the callback is recognised by). */
+const char *rts_flow_callback_path(apr_pool_t *p, const rts_config_t *cfg);
+
+/* A protected request: the session by cookie, refreshed when due; or the start of a login. */
+apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out);
+/* The redirect URI: check state, redeem the code, validate the ID token, create the session. */
+apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out);
+
+#endif

@@ -1,1 +1,45 @@
-/* PLACEHOLDER */
+/* Refresh under rotation: one refresh grant per access-token expiry across all processes,
+ * threads and hosts that share the store (design: docs/design.md, "Refresh coordination").
+ *
+ * A request that finds the refresh due writes a refresh intent into the session record by
+ * compare-and-swap ("generation g's refresh token is being spent by owner X until T"). Only the
+ * writer whose CAS succeeds calls the token endpoint; it writes generation g+1 (again by CAS)
+ * before its request goes on. Others go on at once while their access token is valid, and
+ * otherwise poll the record until the generation changes. An expired intent (holder died) may be
+ * taken over; if the dead holder had already spent the token, the provider's reuse detection
+ * ends the family and the session ends cleanly. */
+#ifndef RTS_REFRESH_H
+#define RTS_REFRESH_H
+
+#include "rts.h"
+#include "rts_result.h"
+#include "rts_session.h"
+
+typedef enum {
+    RTS_REFRESH_NOT_DUE = 0,   /* nothing to do */
+    RTS_REFRESH_DONE,          /* this request refreshed; *ps is the new generation */
+    RTS_REFRESH_FOLLOWED,      /* another request refreshed; *ps is the new generation */
+    RTS_REFRESH_DEFERRED,      /* not refreshed now (held elsewhere, or a transient failure)
+                                * but the current access token is still valid: go on */
+    RTS_REFRESH_ENDED,         /* the session is over (invalid_grant, gone, unusable tokens) */
+    RTS_REFRESH_UNAVAILABLE    /* the access token has expired and no new one could be had */
+} rts_refresh_outcome_t;
+
+/* Poll step of a waiting request: short, so waiters wake within milliseconds of the new
+ * generation, not after a fixed sleep. */
+#define RTS_REFRESH_POLL apr_time_from_msec(5)
+
+/* Non-zero when the access token expires within the refresh window (or has expired). */
+int rts_refresh_due(const rts_ctx_t *ctx, const rts_session_t *s, apr_time_t now);
+
+/* Makes sure *ps carries a usable access token, refreshing at most once across the cluster.
+ * Returns APR_SUCCESS with the outcome in *pout; res describes failures (never a token). */
+apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_outcome_t *pout,
+                                rts_result_t *res);
+
+/* The expiry of an access token: from expires_in when given, else from the exp claim when the
+ * token is a readable JWT (scheduling only, not trust), else 0 (unknown: never refreshed early). */
+apr_time_t rts_refresh_at_expiry(apr_pool_t *p, const char *access_token, apr_int64_t expires_in,
+                                 apr_time_t now);
+
+#endif

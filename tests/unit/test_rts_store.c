@@ -1,7 +1,680 @@
-/* PLACEHOLDER: unit tests for rts_store are being written. */
+/* The store: the in-memory fake's memcached semantics (always), the memcached implementation's
+ * configuration checks and dead-server behaviour (always, loopback only), and the memcached
+ * implementation against a live server when RTS_TEST_MEMCACHED=host:port is set. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+
 #include "test_common.h"
+#include "rts.h"
+#include "rts_store.h"
+#include "fakes/fake_store.h"
+
+/* ---------------------------------------------------------------- the fake */
+
+static apr_time_t fake_clock_now;
+
+static fake_store_t *fake_new(void)
+{
+    fake_store_t *fs = fake_store_create(rts_test_pool);
+
+    fake_clock_now = apr_time_from_sec(1700000000);
+    fake_store_use_time(fs, &fake_clock_now);
+    return fs;
+}
+
+START_TEST(test_store_fake_get_set)
+{
+    fake_store_t *fs = fake_new();
+    rts_store_t *s = fake_store_store(fs);
+    const char *val = NULL;
+    apr_size_t len = 0;
+    apr_uint64_t cas = 0;
+
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k1", &val, &len, &cas), APR_ENOENT);
+    ck_assert_int_eq(s->set(s, NULL, "k1", "a\0b", 3, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k1", &val, &len, &cas), APR_SUCCESS);
+    ck_assert_uint_eq(len, 3);
+    ck_assert_mem_eq(val, "a\0b", 3);
+    ck_assert_int_eq(val[3], '\0');
+    ck_assert_uint_ne(cas, 0);
+    /* pcas and plen may be NULL */
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k1", &val, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(s->set(s, NULL, "k1", "xyz", 3, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k1", &val, &len, NULL), APR_SUCCESS);
+    ck_assert_str_eq(val, "xyz");
+}
+END_TEST
+
+START_TEST(test_store_fake_add_conflict)
+{
+    fake_store_t *fs = fake_new();
+    rts_store_t *s = fake_store_store(fs);
+    const char *val;
+
+    ck_assert_int_eq(s->add(s, NULL, "lock", "1", 1, 10), APR_SUCCESS);
+    ck_assert_int_eq(s->add(s, NULL, "lock", "2", 1, 10), APR_EEXIST);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "lock", &val, NULL, NULL), APR_SUCCESS);
+    ck_assert_str_eq(val, "1");
+    /* an expired key can be added again */
+    fake_clock_now += apr_time_from_sec(10);
+    ck_assert_int_eq(s->add(s, NULL, "lock", "3", 1, 10), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "lock", &val, NULL, NULL), APR_SUCCESS);
+    ck_assert_str_eq(val, "3");
+}
+END_TEST
+
+START_TEST(test_store_fake_cas)
+{
+    fake_store_t *fs = fake_new();
+    rts_store_t *s = fake_store_store(fs);
+    apr_uint64_t cas1, cas2, cas3;
+    const char *val;
+
+    ck_assert_int_eq(s->set(s, NULL, "s", "v1", 2, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "s", NULL, NULL, &cas1), APR_SUCCESS);
+    ck_assert_int_eq(s->cas(s, NULL, "s", "v2", 2, 60, cas1), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "s", &val, NULL, &cas2), APR_SUCCESS);
+    ck_assert_str_eq(val, "v2");
+    ck_assert_uint_gt(cas2, cas1);
+    /* the old unique no longer matches */
+    ck_assert_int_eq(s->cas(s, NULL, "s", "v3", 2, 60, cas1), APR_EEXIST);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "s", &val, NULL, NULL), APR_SUCCESS);
+    ck_assert_str_eq(val, "v2");
+    /* a write to another key also moves the shared counter, as in memcached */
+    ck_assert_int_eq(s->set(s, NULL, "other", "x", 1, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->set(s, NULL, "s", "v4", 2, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "s", NULL, NULL, &cas3), APR_SUCCESS);
+    ck_assert_uint_gt(cas3, cas2 + 1);
+    /* gone: ENOENT, and cas does not create */
+    ck_assert_int_eq(s->del(s, NULL, "s"), APR_SUCCESS);
+    ck_assert_int_eq(s->cas(s, NULL, "s", "v5", 2, 60, cas3), APR_ENOENT);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "s", NULL, NULL, NULL), APR_ENOENT);
+    /* expired counts as gone */
+    ck_assert_int_eq(s->set(s, NULL, "e", "v", 1, 5), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "e", NULL, NULL, &cas1), APR_SUCCESS);
+    fake_clock_now += apr_time_from_sec(5);
+    ck_assert_int_eq(s->cas(s, NULL, "e", "w", 1, 5, cas1), APR_ENOENT);
+}
+END_TEST
+
+START_TEST(test_store_fake_del_touch)
+{
+    fake_store_t *fs = fake_new();
+    rts_store_t *s = fake_store_store(fs);
+    apr_uint64_t cas1, cas2;
+    apr_time_t expires;
+
+    ck_assert_int_eq(s->del(s, NULL, "nope"), APR_ENOENT);
+    ck_assert_int_eq(s->touch(s, NULL, "nope", 10), APR_ENOENT);
+    ck_assert_int_eq(s->set(s, NULL, "t", "v", 1, 10), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "t", NULL, NULL, &cas1), APR_SUCCESS);
+    fake_clock_now += apr_time_from_sec(9);
+    ck_assert_int_eq(s->touch(s, NULL, "t", 10), APR_SUCCESS);
+    /* touch keeps the CAS unique (memcached 1.6 does; see the live test) */
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "t", NULL, NULL, &cas2), APR_SUCCESS);
+    ck_assert_uint_eq(cas1, cas2);
+    ck_assert_int_eq(s->cas(s, NULL, "t", "w", 1, 10, cas1), APR_SUCCESS);
+    ck_assert_int_eq(fake_store_peek(fs, rts_test_pool, "t", NULL, NULL, NULL, &expires),
+                     APR_SUCCESS);
+    ck_assert_int_eq(expires, fake_clock_now + apr_time_from_sec(10));
+    fake_clock_now += apr_time_from_sec(9);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "t", NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(s->del(s, NULL, "t"), APR_SUCCESS);
+    ck_assert_int_eq(s->del(s, NULL, "t"), APR_ENOENT);
+}
+END_TEST
+
+START_TEST(test_store_fake_ttl)
+{
+    fake_store_t *fs = fake_new();
+    rts_store_t *s = fake_store_store(fs);
+
+    ck_assert_int_eq(s->set(s, NULL, "short", "v", 1, 2), APR_SUCCESS);
+    ck_assert_int_eq(s->set(s, NULL, "forever", "v", 1, 0), APR_SUCCESS);
+    ck_assert_uint_eq(fake_store_size(fs), 2);
+    fake_clock_now += apr_time_from_sec(2) - 1;
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "short", NULL, NULL, NULL), APR_SUCCESS);
+    fake_clock_now += 1;
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "short", NULL, NULL, NULL), APR_ENOENT);
+    ck_assert_int_eq(s->touch(s, NULL, "short", 10), APR_ENOENT);
+    fake_clock_now += apr_time_from_sec(86400 * 365);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "forever", NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_uint_eq(fake_store_size(fs), 1);
+}
+END_TEST
+
+static apr_time_t test_clock_fn(void *baton)
+{
+    return *(apr_time_t *)baton;
+}
+
+START_TEST(test_store_fake_clock_fn)
+{
+    fake_store_t *fs = fake_store_create(rts_test_pool);
+    rts_store_t *s = fake_store_store(fs);
+    apr_time_t t = apr_time_from_sec(1000);
+
+    fake_store_use_clock(fs, test_clock_fn, &t);
+    ck_assert_int_eq(s->set(s, NULL, "k", "v", 1, 3), APR_SUCCESS);
+    t += apr_time_from_sec(2);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL), APR_SUCCESS);
+    t += apr_time_from_sec(1);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL), APR_ENOENT);
+}
+END_TEST
+
+START_TEST(test_store_fake_faults)
+{
+    fake_store_t *fs = fake_new();
+    rts_store_t *s = fake_store_store(fs);
+    const char *val;
+
+    ck_assert_int_eq(s->set(s, NULL, "k", "v1", 2, 60), APR_SUCCESS);
+    fake_store_fail_next(fs, 2, FAKE_STORE_OP_SET, APR_TIMEUP);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", &val, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(s->set(s, NULL, "k", "v2", 2, 60), APR_TIMEUP);
+    ck_assert_int_eq(s->add(s, NULL, "k2", "x", 1, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->set(s, NULL, "k", "v3", 2, 60), APR_TIMEUP);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", &val, NULL, NULL), APR_SUCCESS);
+    ck_assert_str_eq(val, "v1");            /* failed writes changed nothing */
+    ck_assert_int_eq(s->set(s, NULL, "k", "v4", 2, 60), APR_SUCCESS);
+
+    fake_store_fail_next(fs, 1, FAKE_STORE_OP_ANY, RTS_ESTORE);
+    ck_assert_int_eq(s->del(s, NULL, "k"), RTS_ESTORE);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", &val, NULL, NULL), APR_SUCCESS);
+    ck_assert_str_eq(val, "v4");
+
+    fake_store_fail_next(fs, 5, FAKE_STORE_OP_GET, APR_ECONNREFUSED);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", &val, NULL, NULL), APR_ECONNREFUSED);
+    fake_store_fail_next(fs, 0, FAKE_STORE_OP_ANY, APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", &val, NULL, NULL), APR_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_store_fake_counters)
+{
+    fake_store_t *fs = fake_new();
+    rts_store_t *s = fake_store_store(fs);
+    apr_uint64_t cas;
+
+    ck_assert_int_eq(fake_store_put(fs, "k", "v", 1, 60), APR_SUCCESS);
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_ANY), 0);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", NULL, NULL, &cas), APR_SUCCESS);
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_GET), 1);
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_ANY), 1);
+    s->set(s, NULL, "k", "v", 1, 60);
+    s->add(s, NULL, "k", "v", 1, 60);
+    s->add(s, NULL, "k", "v", 1, 60);
+    s->cas(s, NULL, "k", "v", 1, 60, cas);
+    s->del(s, NULL, "k");
+    s->touch(s, NULL, "k", 60);
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_SET), 1);
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_ADD), 2);
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_CAS), 1);
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_DEL), 1);
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_TOUCH), 1);
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_ANY), 7);
+    fake_store_reset_counts(fs);
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_ANY), 0);
+}
+END_TEST
+
+typedef struct {
+    int calls;
+    fake_store_op_t seen[8];
+} hook_state_t;
+
+/* Stands for another worker rewriting the record between our get and our cas. */
+static void concurrent_writer(fake_store_t *fs, fake_store_op_t op, const char *key, void *baton)
+{
+    hook_state_t *st = baton;
+    rts_store_t *s = fake_store_store(fs);
+
+    if (st->calls < 8) {
+        st->seen[st->calls] = op;
+    }
+    st->calls++;
+    if (op == FAKE_STORE_OP_CAS) {
+        ck_assert_int_eq(s->set(s, NULL, key, "theirs", 6, 60), APR_SUCCESS);
+    }
+}
+
+START_TEST(test_store_fake_hook_interleave)
+{
+    fake_store_t *fs = fake_new();
+    rts_store_t *s = fake_store_store(fs);
+    hook_state_t st;
+    apr_uint64_t cas;
+    const char *val;
+
+    memset(&st, 0, sizeof(st));
+    ck_assert_int_eq(fake_store_put(fs, "sess", "base", 4, 60), APR_SUCCESS);
+    fake_store_set_hook(fs, concurrent_writer, &st);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "sess", &val, NULL, &cas), APR_SUCCESS);
+    ck_assert_str_eq(val, "base");
+    ck_assert_int_eq(s->cas(s, NULL, "sess", "mine", 4, 60, cas), APR_EEXIST);
+    ck_assert_int_eq(st.calls, 2);
+    ck_assert_int_eq(st.seen[0], FAKE_STORE_OP_GET);
+    ck_assert_int_eq(st.seen[1], FAKE_STORE_OP_CAS);
+    /* the hook's own set is neither counted nor hooked */
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_SET), 0);
+    ck_assert_uint_eq(fake_store_count(fs, FAKE_STORE_OP_ANY), 2);
+    fake_store_set_hook(fs, NULL, NULL);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "sess", &val, NULL, &cas), APR_SUCCESS);
+    ck_assert_str_eq(val, "theirs");
+    ck_assert_int_eq(s->cas(s, NULL, "sess", "mine", 4, 60, cas), APR_SUCCESS);
+    ck_assert_int_eq(st.calls, 2);
+}
+END_TEST
+
+START_TEST(test_store_fake_bad_input)
+{
+    fake_store_t *fs = fake_new();
+    rts_store_t *s = fake_store_store(fs);
+    char longkey[252];
+    char *big = apr_pcalloc(rts_test_pool, RTS_STORE_MAX_VALUE + 1);
+
+    memset(longkey, 'k', 251);
+    longkey[251] = '\0';
+    ck_assert_int_eq(s->set(s, NULL, longkey, "v", 1, 60), APR_EINVAL);
+    longkey[250] = '\0';
+    ck_assert_int_eq(s->set(s, NULL, longkey, "v", 1, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->set(s, NULL, "a b", "v", 1, 60), APR_EINVAL);
+    ck_assert_int_eq(s->set(s, NULL, "a\nb", "v", 1, 60), APR_EINVAL);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "", NULL, NULL, NULL), APR_EINVAL);
+    ck_assert_int_eq(s->set(s, "bad group", "k", "v", 1, 60), APR_EINVAL);
+    ck_assert_int_eq(s->set(s, NULL, "big", big, RTS_STORE_MAX_VALUE + 1, 60), RTS_ETOOLARGE);
+    ck_assert_int_eq(s->set(s, NULL, "big", big, RTS_STORE_MAX_VALUE, 60), APR_SUCCESS);
+}
+END_TEST
+
+/* ------------------------------------- the memcached implementation, no server needed */
+
+START_TEST(test_store_mc_check_config)
+{
+    const char *err = NULL;
+
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
+                     "--SERVER=127.0.0.1:11211 --SERVER=127.0.0.1:11212", &err), APR_SUCCESS);
+    ck_assert_ptr_null(err);
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool, "--SERVER=", &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool, "--BOGUS-OPTION=1", &err),
+                     APR_EINVAL);
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool, "", &err), APR_EINVAL);
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
+                     "--SERVER=127.0.0.1:11211 --NOREPLY", &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "NOREPLY"));
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool, "--TCP-NODELAY", &err), APR_EINVAL);
+}
+END_TEST
+
+START_TEST(test_store_mc_create_invalid)
+{
+    rts_store_t *s = (rts_store_t *)1;
+
+    ck_assert_int_eq(rts_store_memcached_create(rts_test_pool, "--SERVER=", 4,
+                                                apr_time_from_msec(200), &s), APR_EINVAL);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(rts_store_memcached_create(rts_test_pool, "--SERVER=127.0.0.1:1", 0,
+                                                apr_time_from_msec(200), &s), APR_EINVAL);
+    ck_assert_int_eq(rts_store_memcached_create(rts_test_pool, "--SERVER=127.0.0.1:1", 1, 0, &s),
+                     APR_EINVAL);
+}
+END_TEST
+
+/* A loopback TCP port; listening (never accepting, never reading) or closed. */
+static int loopback_port(int listening, int *pfd)
+{
+    struct sockaddr_in sa;
+    socklen_t slen = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &slen), 0);
+    if (listening) {
+        ck_assert_int_eq(listen(fd, 16), 0);
+        *pfd = fd;
+    }
+    else {
+        close(fd);              /* nobody listens there now: connect is refused */
+        *pfd = -1;
+    }
+    return ntohs(sa.sin_port);
+}
+
+START_TEST(test_store_mc_refused)
+{
+    rts_store_t *s;
+    int fd, port = loopback_port(0, &fd);
+    apr_time_t start;
+    apr_status_t rv;
+
+    ck_assert_int_eq(rts_store_memcached_create(rts_test_pool,
+                     apr_psprintf(rts_test_pool, "--SERVER=127.0.0.1:%d", port), 2,
+                     apr_time_from_msec(300), &s), APR_SUCCESS);
+    start = apr_time_now();
+    rv = s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL);
+    ck_assert_msg(rv == APR_ECONNREFUSED, "get: %d", rv);
+    rv = s->set(s, NULL, "k", "v", 1, 10);
+    ck_assert_msg(rv == APR_ECONNREFUSED, "set: %d", rv);
+    rv = s->add(s, NULL, "k", "v", 1, 10);
+    ck_assert_msg(rv == APR_ECONNREFUSED, "add: %d", rv);
+    ck_assert_int_lt(apr_time_now() - start, apr_time_from_msec(900));
+}
+END_TEST
+
+START_TEST(test_store_mc_blackhole)
+{
+    rts_store_t *s;
+    int fd, port = loopback_port(1, &fd);
+    apr_time_t start, took;
+    apr_status_t rv;
+
+    ck_assert_int_eq(rts_store_memcached_create(rts_test_pool,
+                     apr_psprintf(rts_test_pool, "--SERVER=127.0.0.1:%d", port), 2,
+                     apr_time_from_msec(300), &s), APR_SUCCESS);
+    /* The kernel completes the handshake; the "server" never answers. */
+    start = apr_time_now();
+    rv = s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL);
+    took = apr_time_now() - start;
+    ck_assert_msg(rv == APR_TIMEUP || rv == APR_ECONNREFUSED || rv == RTS_ESTORE,
+                  "get: %d", rv);
+    ck_assert_msg(took < apr_time_from_msec(1500), "get took %" APR_TIME_T_FMT " us", took);
+    /* Marked failed: the next operation does not wait again. */
+    start = apr_time_now();
+    rv = s->set(s, NULL, "k", "v", 1, 10);
+    took = apr_time_now() - start;
+    ck_assert_int_ne(rv, APR_SUCCESS);
+    ck_assert_msg(took < apr_time_from_msec(1500), "set took %" APR_TIME_T_FMT " us", took);
+    close(fd);
+}
+END_TEST
+
+/* ------------------------------------------ the memcached implementation, live server */
+
+static const char *live_server(void)
+{
+    return getenv("RTS_TEST_MEMCACHED");
+}
+
+static rts_store_t *live_store(void)
+{
+    rts_store_t *s = NULL;
+
+    ck_assert_int_eq(rts_store_memcached_create(rts_test_pool,
+                     apr_psprintf(rts_test_pool, "--SERVER=%s", live_server()), 4,
+                     apr_time_from_msec(500), &s), APR_SUCCESS);
+    return s;
+}
+
+/* Keys unique to this process and test, so runs do not see each other's data. */
+static const char *live_key(const char *name)
+{
+    return apr_psprintf(rts_test_pool, "rts:test:%ld:%" APR_TIME_T_FMT ":%s", (long)getpid(),
+                        apr_time_now(), name);
+}
+
+START_TEST(test_store_live_get_set_del)
+{
+    rts_store_t *s = live_store();
+    const char *k = live_key("gsd"), *val;
+    apr_size_t len;
+    apr_uint64_t cas;
+
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, &len, &cas), APR_ENOENT);
+    ck_assert_int_eq(s->set(s, NULL, k, "a\0b", 3, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, &len, &cas), APR_SUCCESS);
+    ck_assert_uint_eq(len, 3);
+    ck_assert_mem_eq(val, "a\0b", 3);
+    ck_assert_int_eq(val[3], '\0');
+    ck_assert_uint_ne(cas, 0);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(s->del(s, NULL, k), APR_SUCCESS);
+    ck_assert_int_eq(s->del(s, NULL, k), APR_ENOENT);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, &len, &cas), APR_ENOENT);
+    /* an empty value is a value */
+    ck_assert_int_eq(s->set(s, NULL, k, "", 0, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, &len, NULL), APR_SUCCESS);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_str_eq(val, "");
+}
+END_TEST
+
+START_TEST(test_store_live_add_conflict)
+{
+    rts_store_t *s = live_store();
+    const char *k = live_key("add"), *val;
+
+    ck_assert_int_eq(s->add(s, NULL, k, "first", 5, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->add(s, NULL, k, "second", 6, 60), APR_EEXIST);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, NULL, NULL), APR_SUCCESS);
+    ck_assert_str_eq(val, "first");
+    ck_assert_int_eq(s->del(s, NULL, k), APR_SUCCESS);
+    ck_assert_int_eq(s->add(s, NULL, k, "third", 5, 60), APR_SUCCESS);
+}
+END_TEST
+
+START_TEST(test_store_live_cas)
+{
+    rts_store_t *s = live_store();
+    const char *k = live_key("cas"), *val;
+    apr_uint64_t cas1, cas2;
+
+    ck_assert_int_eq(s->set(s, NULL, k, "v1", 2, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, NULL, NULL, &cas1), APR_SUCCESS);
+    ck_assert_int_eq(s->cas(s, NULL, k, "v2", 2, 60, cas1), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, NULL, &cas2), APR_SUCCESS);
+    ck_assert_str_eq(val, "v2");
+    ck_assert_uint_ne(cas1, cas2);
+    /* conflict: somebody wrote since cas1 */
+    ck_assert_int_eq(s->cas(s, NULL, k, "v3", 2, 60, cas1), APR_EEXIST);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, NULL, NULL), APR_SUCCESS);
+    ck_assert_str_eq(val, "v2");
+    /* gone */
+    ck_assert_int_eq(s->del(s, NULL, k), APR_SUCCESS);
+    ck_assert_int_eq(s->cas(s, NULL, k, "v4", 2, 60, cas2), APR_ENOENT);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, NULL, NULL, NULL), APR_ENOENT);
+}
+END_TEST
+
+START_TEST(test_store_live_touch_keeps_cas)
+{
+    rts_store_t *s = live_store();
+    const char *k = live_key("touch");
+    apr_uint64_t cas1, cas2;
+
+    ck_assert_int_eq(s->touch(s, NULL, k, 60), APR_ENOENT);
+    ck_assert_int_eq(s->set(s, NULL, k, "v", 1, 1), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, NULL, NULL, &cas1), APR_SUCCESS);
+    ck_assert_int_eq(s->touch(s, NULL, k, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, NULL, NULL, &cas2), APR_SUCCESS);
+    /* memcached 1.6 does not give touched items a new CAS unique; the fake mirrors this */
+    ck_assert_uint_eq(cas1, cas2);
+    /* the 1 s expiry was replaced: still there after it */
+    apr_sleep(apr_time_from_msec(2100));
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(s->cas(s, NULL, k, "w", 1, 60, cas1), APR_SUCCESS);
+    /* and a short TTL does expire */
+    ck_assert_int_eq(s->touch(s, NULL, k, 1), APR_SUCCESS);
+    apr_sleep(apr_time_from_msec(2100));
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, NULL, NULL, NULL), APR_ENOENT);
+}
+END_TEST
+
+START_TEST(test_store_live_group_key)
+{
+    rts_store_t *s = live_store();
+    const char *g = live_key("group"), *k1 = live_key("g1"), *val;
+    apr_uint64_t cas;
+
+    ck_assert_int_eq(s->set(s, g, k1, "one", 3, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, g, k1, &val, NULL, &cas), APR_SUCCESS);
+    ck_assert_str_eq(val, "one");
+    ck_assert_int_eq(s->add(s, g, k1, "x", 1, 60), APR_EEXIST);
+    ck_assert_int_eq(s->cas(s, g, k1, "two", 3, 60, cas), APR_SUCCESS);
+    ck_assert_int_eq(s->touch(s, g, k1, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->del(s, g, k1), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, g, k1, &val, NULL, NULL), APR_ENOENT);
+    ck_assert_int_eq(s->set(s, "bad group", k1, "x", 1, 60), APR_EINVAL);
+}
+END_TEST
+
+START_TEST(test_store_live_large_and_bad)
+{
+    rts_store_t *s = live_store();
+    const char *k = live_key("large"), *val;
+    char *big = apr_palloc(rts_test_pool, RTS_STORE_MAX_VALUE + 1);
+    char longkey[252];
+    apr_size_t len, i;
+
+    for (i = 0; i < RTS_STORE_MAX_VALUE + 1; ++i) {
+        big[i] = (char)(i * 7);
+    }
+    ck_assert_int_eq(s->set(s, NULL, k, big, RTS_STORE_MAX_VALUE, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, &len, NULL), APR_SUCCESS);
+    ck_assert_uint_eq(len, RTS_STORE_MAX_VALUE);
+    ck_assert_int_eq(memcmp(val, big, len), 0);
+    ck_assert_int_eq(s->set(s, NULL, k, big, RTS_STORE_MAX_VALUE + 1, 60), RTS_ETOOLARGE);
+    ck_assert_int_eq(s->add(s, NULL, live_key("l2"), big, RTS_STORE_MAX_VALUE + 1, 60),
+                     RTS_ETOOLARGE);
+
+    memset(longkey, 'k', 251);
+    longkey[251] = '\0';
+    ck_assert_int_eq(s->set(s, NULL, longkey, "v", 1, 60), APR_EINVAL);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, longkey, NULL, NULL, NULL), APR_EINVAL);
+    longkey[250] = '\0';
+    ck_assert_int_eq(s->set(s, NULL, longkey, "v", 1, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->del(s, NULL, longkey), APR_SUCCESS);
+    ck_assert_int_eq(s->set(s, NULL, "with space", "v", 1, 60), APR_EINVAL);
+    ck_assert_int_eq(s->del(s, NULL, "ctl\001"), APR_EINVAL);
+    ck_assert_int_eq(s->touch(s, NULL, "", 60), APR_EINVAL);
+}
+END_TEST
+
+START_TEST(test_store_live_long_ttl)
+{
+    rts_store_t *s = live_store();
+    const char *k = live_key("ttl");
+
+    /* Over 30 days memcached reads an absolute time; the store converts, so it stays. */
+    ck_assert_int_eq(s->set(s, NULL, k, "v", 1, 60 * 60 * 24 * 40), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, NULL, NULL, NULL), APR_SUCCESS);
+    ck_assert_int_eq(s->del(s, NULL, k), APR_SUCCESS);
+}
+END_TEST
+
+typedef struct {
+    rts_store_t *s;
+    int id;
+    int failures;
+} live_thread_t;
+
+static void *APR_THREAD_FUNC live_worker(apr_thread_t *t, void *baton)
+{
+    live_thread_t *w = baton;
+    apr_pool_t *p;
+    int i;
+
+    apr_pool_create(&p, NULL);
+    for (i = 0; i < 200; ++i) {
+        const char *k = apr_psprintf(p, "rts:test:thr:%ld:%d:%d", (long)getpid(), w->id, i);
+        const char *val;
+        if (w->s->add(w->s, NULL, k, k, strlen(k), 30) != APR_SUCCESS
+            || w->s->get(w->s, p, NULL, k, &val, NULL, NULL) != APR_SUCCESS
+            || strcmp(val, k) != 0
+            || w->s->del(w->s, NULL, k) != APR_SUCCESS) {
+            w->failures++;
+        }
+        apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+START_TEST(test_store_live_threads)
+{
+    rts_store_t *s = NULL;
+    apr_thread_t *th[6];
+    live_thread_t w[6];
+    apr_status_t trv;
+    int i;
+
+    /* More threads than connections: they wait for the pool, none shares a connection. */
+    ck_assert_int_eq(rts_store_memcached_create(rts_test_pool,
+                     apr_psprintf(rts_test_pool, "--SERVER=%s", live_server()), 2,
+                     apr_time_from_sec(2), &s), APR_SUCCESS);
+    for (i = 0; i < 6; ++i) {
+        w[i].s = s;
+        w[i].id = i;
+        w[i].failures = 0;
+        ck_assert_int_eq(apr_thread_create(&th[i], NULL, live_worker, &w[i], rts_test_pool),
+                         APR_SUCCESS);
+    }
+    for (i = 0; i < 6; ++i) {
+        apr_thread_join(&trv, th[i]);
+    }
+    for (i = 0; i < 6; ++i) {
+        ck_assert_int_eq(w[i].failures, 0);
+    }
+}
+END_TEST
 
 Suite *rts_suite_store(void)
 {
-    return suite_create("store");
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("fake");
+
+    tcase_add_checked_fixture(tc, rts_test_setup, rts_test_teardown);
+    tcase_add_test(tc, test_store_fake_get_set);
+    tcase_add_test(tc, test_store_fake_add_conflict);
+    tcase_add_test(tc, test_store_fake_cas);
+    tcase_add_test(tc, test_store_fake_del_touch);
+    tcase_add_test(tc, test_store_fake_ttl);
+    tcase_add_test(tc, test_store_fake_clock_fn);
+    tcase_add_test(tc, test_store_fake_faults);
+    tcase_add_test(tc, test_store_fake_counters);
+    tcase_add_test(tc, test_store_fake_hook_interleave);
+    tcase_add_test(tc, test_store_fake_bad_input);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("memcached");
+    tcase_add_checked_fixture(tc, rts_test_setup, rts_test_teardown);
+    tcase_add_test(tc, test_store_mc_check_config);
+    tcase_add_test(tc, test_store_mc_create_invalid);
+    tcase_add_test(tc, test_store_mc_refused);
+    tcase_add_test(tc, test_store_mc_blackhole);
+    suite_add_tcase(s, tc);
+
+    if (live_server() == NULL || live_server()[0] == '\0') {
+        fprintf(stderr, "store: RTS_TEST_MEMCACHED=host:port not set, "
+                "live memcached tests skipped\n");
+        return s;
+    }
+    tc = tcase_create("memcached-live");
+    tcase_add_checked_fixture(tc, rts_test_setup, rts_test_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_store_live_get_set_del);
+    tcase_add_test(tc, test_store_live_add_conflict);
+    tcase_add_test(tc, test_store_live_cas);
+    tcase_add_test(tc, test_store_live_touch_keeps_cas);
+    tcase_add_test(tc, test_store_live_group_key);
+    tcase_add_test(tc, test_store_live_large_and_bad);
+    tcase_add_test(tc, test_store_live_long_ttl);
+    tcase_add_test(tc, test_store_live_threads);
+    suite_add_tcase(s, tc);
+    return s;
 }
