@@ -21,11 +21,14 @@ typedef struct rts_idtoken_expect_t {
 } rts_idtoken_expect_t;
 
 /* Parses, verifies the signature against jwks and checks every claim rule. Requires iss, sub
- * (a non-empty string of at most 255 ASCII characters, OIDC Core §2), aud, exp, iat; exp must
- * be in the future, iat not in the future (both within leeway); nbf, when present, passed.
+ * (a non-empty string of at most 255 printable ASCII characters, OIDC Core §2), aud, exp, iat;
+ * exp must be in the future, iat not in the future (both within leeway); nbf, when present,
+ * passed. typ, when present, must be JWT or application/jwt. The decisions are listed at the
+ * top of rts_idtoken.c.
  * Returns APR_SUCCESS with *pjws (its claims are the validated claims), RTS_ENOKEY when no key
  * matches (the caller refetches the JWKS once and retries) or RTS_EBADTOKEN with res saying
- * which rule failed (never the token itself). */
+ * which rule failed (never the token itself; http_status 401, error "invalid_id_token").
+ * APR_EINVAL when expect lacks issuer, client_id or allowed_algs. */
 apr_status_t rts_idtoken_validate(apr_pool_t *p, const char *id_token, apr_size_t max_len,
                                   const rts_jwks_t *jwks, const rts_idtoken_expect_t *expect,
                                   rts_jws_t **pjws, rts_result_t *res);

@@ -210,8 +210,9 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, rts_session_t **p
                        RTS_LOGNO(10056) "refreshed tokens of session %s could not be stored",
                        rts_log_fingerprint(ctx->pool, mine->id));
         *pout = RTS_REFRESH_UNAVAILABLE;
-        return rts_result_set(res, ctx->pool, rv, 503, "store_unavailable",
+        rts_result_set(res, ctx->pool, rv, 503, "store_unavailable",
                               "the session store failed while saving refreshed tokens");
+        return APR_SUCCESS;
     }
     rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_INFO, APR_SUCCESS,
                    RTS_LOGNO(10057) "session %s refreshed to generation %" APR_INT64_T_FMT
@@ -259,8 +260,9 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
             if (now >= give_up) {
                 *ps = s;
                 *pout = RTS_REFRESH_UNAVAILABLE;
-                return rts_result_set(res, ctx->pool, APR_TIMEUP, 503, "refresh_in_progress",
+                rts_result_set(res, ctx->pool, APR_TIMEUP, 503, "refresh_in_progress",
                                       "waited too long for another request's refresh");
+                return APR_SUCCESS;
             }
             rts_sleep(ctx, RTS_REFRESH_POLL);
             waited = 1;
@@ -286,8 +288,9 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
             if (rv != APR_EEXIST && rv != APR_ENOENT) {
                 *ps = s;
                 *pout = at_valid(s, now) ? RTS_REFRESH_DEFERRED : RTS_REFRESH_UNAVAILABLE;
-                return rts_result_set(res, ctx->pool, rv, 503, "store_unavailable",
+                rts_result_set(res, ctx->pool, rv, 503, "store_unavailable",
                                       "the session store failed while taking the refresh intent");
+                return APR_SUCCESS;
             }
         }
         /* Lost the race, or waiting: read the current version. */
@@ -299,8 +302,9 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
         if (rv != APR_SUCCESS) {
             *ps = s;
             *pout = at_valid(s, rts_now(ctx)) ? RTS_REFRESH_DEFERRED : RTS_REFRESH_UNAVAILABLE;
-            return rts_result_set(res, ctx->pool, rv, 503, "store_unavailable",
+            rts_result_set(res, ctx->pool, rv, 503, "store_unavailable",
                                   "the session store failed while waiting for a refresh");
+            return APR_SUCCESS;
         }
     }
 }

@@ -1,2 +1,393 @@
-/* PLACEHOLDER */
+/* The token endpoint: authorization code exchange (RFC 6749 §4.1.3, RFC 7636 §4.5), refresh
+ * grant (RFC 6749 §6) and response parsing (RFC 6749 §5.1/§5.2, OIDC Core §3.1.3.3).
+ *
+ * Decisions where the specifications leave a choice (see docs/security.md):
+ * - Only HTTP 200 is a success response (§5.1 says 200 OK); other 2xx are RTS_EUPSTREAM.
+ * - Error responses are recognised on 400 and 401 only (§5.2). Other statuses are provider
+ *   faults whatever the body says.
+ * - The response Content-Type is not enforced: the body must parse as a JSON object (strictly,
+ *   duplicate members refused) whatever the header says. Cache-Control/Pragma no-store is a
+ *   server requirement and is not checked here.
+ * - A member present with JSON null is a member of the wrong type (refused), never "absent".
+ * - access_token and refresh_token must be non-empty strings of VSCHAR (%x20-7E, RFC 6749
+ *   Appendix A.12/A.17): no control characters can travel into headers. id_token and scope
+ *   must be non-empty strings when present (the ID token itself is validated elsewhere).
+ * - expires_in (and the refresh_expires_in extension) must be JSON numbers with an integer
+ *   value between 0 and RTS_TOKEN_EXPIRES_MAX; a JSON string of digits is refused, as RFC 6749
+ *   §5.1 and Appendix A.14 define a number.
+ * - token_type must be "Bearer", compared case-insensitively (RFC 6749 §5.1, §7.1); it is
+ *   stored normalised as "Bearer".
+ * - The OAuth error code must be 1..RTS_TOKEN_ERROR_MAX characters of NQSCHAR (%x20-21 /
+ *   %x23-5B / %x5D-7E, RFC 6749 §5.2, Appendix A.7); otherwise the answer is RTS_EUPSTREAM.
+ *   error_description is kept only as a sanitized copy: characters outside %x20-7E become '?',
+ *   and it is truncated to RTS_TOKEN_DESC_MAX characters.
+ * - http_status: 502 for provider faults and for OAuth errors other than invalid_grant (the
+ *   provider refused us, not the user); 401 for invalid_grant (the code or refresh token is
+ *   dead: the user logs in again). The caller may override.
+ * - client_secret_basic form-encodes id and secret with percent-encoding of everything but
+ *   unreserved characters (a space becomes %20, never '+'), which every form decoder reads
+ *   back correctly.
+ */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_cstr.h>
+#include <apr_tables.h>
+#include <apr_base64.h>
+#include <jansson.h>
 #include "rts.h"
+#include "rts_config.h"
+#include "rts_http.h"
+#include "rts_json.h"
+#include "rts_log.h"
+#include "rts_result.h"
+#include "rts_util.h"
+#include "rts_token.h"
+
+#define RTS_TOKEN_EXPIRES_MAX   (10 * 365 * 24 * 3600LL) /* ten years, in seconds */
+#define RTS_TOKEN_ERROR_MAX     64
+#define RTS_TOKEN_DESC_MAX      200
+#define RTS_TOKEN_REASON        "upstream_error"
+
+#define RTS_TOKEN_DEF_TIMEOUT       apr_time_from_sec(10)
+#define RTS_TOKEN_DEF_CONN_TIMEOUT  apr_time_from_sec(5)
+#define RTS_TOKEN_DEF_MAX_RESPONSE  (64 * 1024)
+
+/* 1*VSCHAR */
+static int token_is_vschar(const char *s)
+{
+    const unsigned char *c = (const unsigned char *)s;
+
+    if (!*c) {
+        return 0;
+    }
+    for (; *c; ++c) {
+        if (*c < 0x20 || *c > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* 1*NQSCHAR, bounded */
+static int token_is_error_code(const char *s)
+{
+    const unsigned char *c = (const unsigned char *)s;
+    apr_size_t n = 0;
+
+    if (!*c) {
+        return 0;
+    }
+    for (; *c; ++c, ++n) {
+        if (n >= RTS_TOKEN_ERROR_MAX || *c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A copy safe to log and show: printable ASCII only, bounded. */
+static const char *token_sanitize(apr_pool_t *p, const char *s)
+{
+    apr_size_t len = strlen(s), i, n;
+    char *out;
+
+    n = len > RTS_TOKEN_DESC_MAX ? RTS_TOKEN_DESC_MAX : len;
+    out = apr_palloc(p, n + 4);
+    for (i = 0; i < n; ++i) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = (c < 0x20 || c > 0x7e) ? '?' : (char)c;
+    }
+    if (len > n) {
+        memcpy(out + n, "...", 3);
+        n += 3;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+static apr_status_t token_fault(rts_result_t *res, apr_pool_t *p, const char *what)
+{
+    return rts_result_set(res, p, RTS_EUPSTREAM, 502, RTS_TOKEN_REASON,
+                          "token endpoint: %s", what);
+}
+
+/* An optional string member: APR_ENOENT when absent, APR_EINVAL when not a non-empty string. */
+static apr_status_t token_get_str(const json_t *obj, const char *key, const char **pval)
+{
+    const json_t *v = json_object_get(obj, key);
+
+    *pval = NULL;
+    if (!v) {
+        return APR_ENOENT;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0
+        || strlen(json_string_value(v)) != json_string_length(v)) {
+        return APR_EINVAL;
+    }
+    *pval = json_string_value(v);
+    return APR_SUCCESS;
+}
+
+/* An optional lifetime in seconds: -1 when absent, APR_EINVAL when not an integer in range. */
+static apr_status_t token_get_seconds(const json_t *obj, const char *key, apr_int64_t *pval)
+{
+    const json_t *v = json_object_get(obj, key);
+    double d;
+
+    *pval = -1;
+    if (!v) {
+        return APR_SUCCESS;
+    }
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 0 || i > RTS_TOKEN_EXPIRES_MAX) {
+            return APR_EINVAL;
+        }
+        *pval = (apr_int64_t)i;
+        return APR_SUCCESS;
+    }
+    if (json_is_real(v)) {
+        d = json_real_value(v);
+        /* 3600.0 is an integer value; 3600.5, NaN and out-of-range values are not */
+        if (!(d >= 0 && d <= (double)RTS_TOKEN_EXPIRES_MAX) || d != (double)(apr_int64_t)d) {
+            return APR_EINVAL;
+        }
+        *pval = (apr_int64_t)d;
+        return APR_SUCCESS;
+    }
+    return APR_EINVAL;
+}
+
+static apr_status_t token_parse_error(apr_pool_t *p, const json_t *json, rts_result_t *res)
+{
+    const char *error, *desc = NULL;
+    const json_t *jdesc;
+    apr_status_t rv;
+
+    if (token_get_str(json, "error", &error) != APR_SUCCESS || !token_is_error_code(error)) {
+        return token_fault(res, p, "error response without a valid error code");
+    }
+    error = apr_pstrdup(p, error);
+    jdesc = json_object_get(json, "error_description");
+    if (jdesc && json_is_string(jdesc)) {
+        desc = token_sanitize(p, json_string_value(jdesc));
+    }
+    rv = strcmp(error, "invalid_grant") == 0 ? RTS_EINVALIDGRANT : RTS_EOAUTH;
+    /* the description is empty when the provider gave none */
+    return rts_result_set(res, p, rv, rv == RTS_EINVALIDGRANT ? 401 : 502, error, "%s",
+                          desc ? desc : "");
+}
+
+apr_status_t rts_token_parse_response(apr_pool_t *p, const rts_http_response_t *resp,
+                                      rts_token_set_t **ptokens, rts_result_t *res)
+{
+    rts_token_set_t *t;
+    json_t *json = NULL;
+    const char *s;
+    apr_status_t rv;
+
+    *ptokens = NULL;
+    if (!resp) {
+        return token_fault(res, p, "no response");
+    }
+    if (resp->status != 200 && resp->status != 400 && resp->status != 401) {
+        return rts_result_set(res, p, RTS_EUPSTREAM, 502, RTS_TOKEN_REASON,
+                              "token endpoint: unexpected HTTP status %d", resp->status);
+    }
+    if (!resp->body || resp->body_len == 0) {
+        return token_fault(res, p, "empty response body");
+    }
+    rv = rts_json_parse_object(p, resp->body, resp->body_len, resp->body_len, &json);
+    if (rv != APR_SUCCESS || !json) {
+        return token_fault(res, p, "response is not a JSON object");
+    }
+    if (resp->status != 200) {
+        return token_parse_error(p, json, res);
+    }
+
+    t = apr_pcalloc(p, sizeof(*t));
+    rv = token_get_str(json, "access_token", &t->access_token);
+    if (rv != APR_SUCCESS || !token_is_vschar(t->access_token)) {
+        return token_fault(res, p, rv == APR_ENOENT ? "access_token missing"
+                                                    : "access_token is not a valid string");
+    }
+    rv = token_get_str(json, "token_type", &s);
+    if (rv != APR_SUCCESS) {
+        return token_fault(res, p, rv == APR_ENOENT ? "token_type missing"
+                                                    : "token_type is not a valid string");
+    }
+    if (apr_cstr_casecmp(s, "Bearer") != 0) {
+        return token_fault(res, p, "token_type is not Bearer");
+    }
+    t->token_type = "Bearer";
+    rv = token_get_str(json, "refresh_token", &t->refresh_token);
+    if (rv == APR_EINVAL || (rv == APR_SUCCESS && !token_is_vschar(t->refresh_token))) {
+        return token_fault(res, p, "refresh_token is not a valid string");
+    }
+    if (token_get_str(json, "id_token", &t->id_token) == APR_EINVAL) {
+        return token_fault(res, p, "id_token is not a string");
+    }
+    if (token_get_str(json, "scope", &t->scope) == APR_EINVAL) {
+        return token_fault(res, p, "scope is not a string");
+    }
+    if (token_get_seconds(json, "expires_in", &t->expires_in) != APR_SUCCESS) {
+        return token_fault(res, p, "expires_in is not a non-negative integer");
+    }
+    if (token_get_seconds(json, "refresh_expires_in", &t->refresh_expires_in) != APR_SUCCESS) {
+        return token_fault(res, p, "refresh_expires_in is not a non-negative integer");
+    }
+    /* The strings live in json, which the pool owns; copy them so nothing depends on that. */
+    t->access_token = apr_pstrdup(p, t->access_token);
+    t->refresh_token = t->refresh_token ? apr_pstrdup(p, t->refresh_token) : NULL;
+    t->id_token = t->id_token ? apr_pstrdup(p, t->id_token) : NULL;
+    t->scope = t->scope ? apr_pstrdup(p, t->scope) : NULL;
+    *ptokens = t;
+    return APR_SUCCESS;
+}
+
+/* "Basic " base64(urlencode(id) ":" urlencode(secret)), RFC 6749 §2.3.1. */
+static const char *token_basic_auth(apr_pool_t *p, const char *id, const char *secret)
+{
+    const char *plain = apr_pstrcat(p, rts_url_encode(p, id), ":",
+                                    rts_url_encode(p, secret), NULL);
+    int len = (int)strlen(plain);
+    char *coded = apr_palloc(p, (apr_size_t)apr_base64_encode_len(len));
+
+    apr_base64_encode(coded, plain, len);
+    return apr_pstrcat(p, "Basic ", coded, NULL);
+}
+
+/* Performs one token request; params are alternating form keys and values, without the
+ * client credentials, which are added here as configured. */
+static apr_status_t token_request(rts_ctx_t *ctx, const char *token_endpoint,
+                                  const char *grant_type, const char *body,
+                                  rts_token_set_t **ptokens, rts_result_t *res)
+{
+    const rts_config_t *cfg = ctx->cfg;
+    apr_pool_t *p = ctx->pool;
+    rts_http_request_t req;
+    rts_http_response_t *resp = NULL;
+    apr_status_t rv;
+
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = token_endpoint;
+    req.headers = apr_table_make(p, 4);
+    apr_table_setn(req.headers, "Content-Type", "application/x-www-form-urlencoded");
+    apr_table_setn(req.headers, "Accept", "application/json");
+    if (cfg->client_auth == RTS_AUTH_CLIENT_SECRET_BASIC) {
+        apr_table_setn(req.headers, "Authorization",
+                       token_basic_auth(p, cfg->client_id, cfg->client_secret));
+    }
+    else {
+        body = apr_pstrcat(p, body, "&",
+                           rts_form_build(p, "client_id", cfg->client_id,
+                                          "client_secret", cfg->client_secret, NULL), NULL);
+    }
+    req.body = body;
+    req.body_len = strlen(body);
+    req.timeout = cfg->http_timeout > 0 ? cfg->http_timeout : RTS_TOKEN_DEF_TIMEOUT;
+    req.connect_timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout
+                                                    : RTS_TOKEN_DEF_CONN_TIMEOUT;
+    req.max_response = cfg->max_response > 0 ? cfg->max_response : RTS_TOKEN_DEF_MAX_RESPONSE;
+
+    rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, 0, RTS_LOGNO(10400)
+                   "token request: grant_type=%s, endpoint %s, client auth %s",
+                   grant_type, token_endpoint,
+                   cfg->client_auth == RTS_AUTH_CLIENT_SECRET_BASIC ? "client_secret_basic"
+                                                                    : "client_secret_post");
+    rv = ctx->http->perform(ctx->http, p, &req, &resp);
+    if (rv != APR_SUCCESS || !resp) {
+        if (rv != APR_TIMEUP && rv != APR_ECONNREFUSED) {
+            rv = RTS_EUPSTREAM;
+        }
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, rv, RTS_LOGNO(10401)
+                       "token request (grant_type=%s) to %s failed", grant_type,
+                       token_endpoint);
+        return rts_result_set(res, p, rv, 502, RTS_TOKEN_REASON,
+                              "token endpoint: %s", rv == APR_TIMEUP ? "timeout"
+                              : rv == APR_ECONNREFUSED ? "connection refused"
+                              : "transport failure");
+    }
+    rv = rts_token_parse_response(p, resp, ptokens, res);
+    if (rv == APR_SUCCESS) {
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, 0, RTS_LOGNO(10402)
+                       "token response (grant_type=%s): id_token %s, refresh_token %s, "
+                       "expires_in %" APR_INT64_T_FMT, grant_type,
+                       (*ptokens)->id_token ? "present" : "absent",
+                       (*ptokens)->refresh_token ? "present" : "absent",
+                       (*ptokens)->expires_in);
+    }
+    else if (rv == RTS_EOAUTH || rv == RTS_EINVALIDGRANT) {
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, rv, RTS_LOGNO(10403)
+                       "token request (grant_type=%s) refused: HTTP %d, error=%s (%s)",
+                       grant_type, resp->status, res ? res->error : "?",
+                       (res && res->description) ? res->description : "no description");
+    }
+    else {
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, rv, RTS_LOGNO(10404)
+                       "token response (grant_type=%s) unusable: HTTP %d, %s",
+                       grant_type, resp->status,
+                       (res && res->description) ? res->description : "-");
+    }
+    return rv;
+}
+
+static apr_status_t token_check_ctx(rts_ctx_t *ctx, const char *token_endpoint,
+                                    rts_token_set_t **ptokens, rts_result_t *res)
+{
+    const rts_config_t *cfg = ctx->cfg;
+
+    *ptokens = NULL;
+    if (!cfg || !ctx->http || !ctx->http->perform || !token_endpoint || !*token_endpoint
+        || !cfg->client_id || !*cfg->client_id || !cfg->client_secret
+        || (cfg->client_auth != RTS_AUTH_CLIENT_SECRET_BASIC
+            && cfg->client_auth != RTS_AUTH_CLIENT_SECRET_POST)) {
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, RTS_ECONFIG, RTS_LOGNO(10405)
+                       "token request impossible: token endpoint, client id, client secret "
+                       "or client authentication not configured");
+        return rts_result_set(res, ctx->pool, RTS_ECONFIG, 500, "server_error",
+                              "token endpoint or client credentials not configured");
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t rts_token_exchange_code(rts_ctx_t *ctx, const char *token_endpoint,
+                                     const char *code, const char *code_verifier,
+                                     const char *redirect_uri,
+                                     rts_token_set_t **ptokens, rts_result_t *res)
+{
+    apr_status_t rv = token_check_ctx(ctx, token_endpoint, ptokens, res);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!code || !*code || !code_verifier || !*code_verifier || !redirect_uri || !*redirect_uri) {
+        return rts_result_set(res, ctx->pool, APR_EINVAL, 400, "invalid_request",
+                              "code exchange without code, verifier or redirect_uri");
+    }
+    return token_request(ctx, token_endpoint, "authorization_code",
+                         rts_form_build(ctx->pool, "grant_type", "authorization_code",
+                                        "code", code, "redirect_uri", redirect_uri,
+                                        "code_verifier", code_verifier, NULL),
+                         ptokens, res);
+}
+
+apr_status_t rts_token_refresh(rts_ctx_t *ctx, const char *token_endpoint,
+                               const char *refresh_token,
+                               rts_token_set_t **ptokens, rts_result_t *res)
+{
+    apr_status_t rv = token_check_ctx(ctx, token_endpoint, ptokens, res);
+
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!refresh_token || !*refresh_token) {
+        return rts_result_set(res, ctx->pool, APR_EINVAL, 400, "invalid_request",
+                              "refresh without a refresh token");
+    }
+    return token_request(ctx, token_endpoint, "refresh_token",
+                         rts_form_build(ctx->pool, "grant_type", "refresh_token",
+                                        "refresh_token", refresh_token, NULL),
+                         ptokens, res);
+}

@@ -22,15 +22,20 @@ typedef struct rts_token_set_t {
  * 400/401 with {"error": "invalid_grant"}: RTS_EINVALIDGRANT; with another error: RTS_EOAUTH;
  *   res->error holds the OAuth error code (validated: printable ASCII, bounded) and
  *   res->description the provider's error_description, sanitized for logging.
- * 5xx, other statuses, non-JSON, JSON without access_token, missing or unknown token_type,
- * non-string fields, negative expires_in: RTS_EUPSTREAM (res says which).
- * Sets res->http_status to 502 for provider faults; the caller may override. */
+ * 5xx, other statuses (only 200, 400 and 401 are understood), non-JSON, JSON without
+ * access_token, missing or unknown token_type, non-string (or null) fields, an error code that is
+ * not NQSCHAR, expires_in / refresh_expires_in not a non-negative integer (a JSON string of
+ * digits is refused): RTS_EUPSTREAM with res->error "upstream_error" (res->description says which).
+ * Sets res->http_status to 401 for invalid_grant and to 502 for every other failure (provider
+ * faults and other OAuth errors); the caller may override. */
 apr_status_t rts_token_parse_response(apr_pool_t *p, const rts_http_response_t *resp,
                                       rts_token_set_t **ptokens, rts_result_t *res);
 
 /* grant_type=authorization_code with the PKCE verifier; client authentication as configured
  * (client_secret_basic: RFC 6749 §2.3.1 form-encoded id and secret; client_secret_post: in the
- * body). Transport failures: APR_TIMEUP / APR_ECONNREFUSED / RTS_EUPSTREAM, http_status 502. */
+ * body). Transport failures: APR_TIMEUP / APR_ECONNREFUSED / RTS_EUPSTREAM (any other failure,
+ * RTS_ETOOLARGE included), http_status 502. Missing endpoint or client credentials in ctx->cfg:
+ * RTS_ECONFIG; missing code, verifier or redirect_uri: APR_EINVAL. Nothing secret is logged. */
 apr_status_t rts_token_exchange_code(rts_ctx_t *ctx, const char *token_endpoint,
                                      const char *code, const char *code_verifier,
                                      const char *redirect_uri,

@@ -1,7 +1,369 @@
-/* PLACEHOLDER: unit tests for rts_flow are being written. */
+/* The orchestrator: login start, callback, authenticated requests, error paths. */
+#include <string.h>
+#include <apr_strings.h>
 #include "test_common.h"
+#include "test_ctx.h"
+#include "test_keys.h"
+#include "rts_authreq.h"
+#include "rts_cookie.h"
+#include "rts_flow.h"
+#include "rts_session.h"
+#include "rts_util.h"
+
+static test_env_t *env;
+static test_key_t *key;
+
+static void setup(void)
+{
+    rts_test_setup();
+    env = test_env_create(rts_test_pool);
+    key = test_key_generate(rts_test_pool, "RS256", "k1");
+}
+
+static rts_req_t *request(const char *uri, const char *cookie, int navigation)
+{
+    rts_req_t *req = apr_pcalloc(rts_test_pool, sizeof(*req));
+    const char *q = strchr(uri, '?');
+
+    req->method = "GET";
+    req->secure = 1;
+    req->origin = "https://rp.example.test";
+    req->uri = uri;
+    req->query = q ? q + 1 : NULL;
+    req->cookie_header = cookie;
+    req->navigation = navigation;
+    return req;
+}
+
+/* The value of a cookie set by an outcome ("" when cleared), NULL when not set. */
+static const char *set_cookie(const rts_outcome_t *out, const char *name)
+{
+    int i;
+
+    for (i = 0; i < out->set_cookies->nelts; i++) {
+        const char *c = APR_ARRAY_IDX(out->set_cookies, i, const char *);
+        apr_size_t n = strlen(name);
+        if (!strncmp(c, name, n) && c[n] == '=') {
+            const char *end = strchr(c, ';');
+            return apr_pstrmemdup(rts_test_pool, c + n + 1, (apr_size_t)(end - c - n - 1));
+        }
+    }
+    return NULL;
+}
+
+static const char *id_token(const char *nonce, const char *sub)
+{
+    long now = (long)apr_time_sec(env->now);
+
+    return test_jws_sign(rts_test_pool, key, NULL, apr_psprintf(rts_test_pool,
+        "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"sub\":\"%s\","
+        "\"email\":\"alice@example.test\",\"nonce\":\"%s\",\"iat\":%ld,\"exp\":%ld}",
+        sub, nonce, now, now + 300));
+}
+
+/* Starts a login and returns the pending login as the store holds it. */
+static rts_outcome_t *login_started(const char *uri, const char **pstate)
+{
+    rts_outcome_t *out = apr_pcalloc(rts_test_pool, sizeof(*out));
+
+    test_env_push_discovery(env);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request(uri, NULL, 1), out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    *pstate = set_cookie(out, "__Host-rtsession_login");
+    ck_assert_ptr_nonnull(*pstate);
+    return out;
+}
+
+/* Peeks at the nonce the module sent to the provider. */
+static const char *nonce_of(const rts_outcome_t *started)
+{
+    apr_table_t *q;
+
+    ck_assert_int_eq(rts_form_parse(rts_test_pool, strchr(started->location, '?') + 1, &q),
+                     APR_SUCCESS);
+    return apr_table_get(q, "nonce");
+}
+
+static rts_outcome_t *callback(const char *query, const char *state_cookie)
+{
+    rts_outcome_t *out = apr_pcalloc(rts_test_pool, sizeof(*out));
+    const char *cookie = state_cookie
+        ? apr_pstrcat(rts_test_pool, "__Host-rtsession_login=", state_cookie, NULL) : NULL;
+
+    ck_assert_int_eq(rts_flow_callback(test_env_ctx(env),
+                                       request(apr_pstrcat(rts_test_pool, "/rtsession/callback?",
+                                                           query, NULL), cookie, 1), out),
+                     APR_SUCCESS);
+    return out;
+}
+
+static void push_tokens(const char *nonce)
+{
+    const test_key_t *keys[1];
+
+    keys[0] = key;
+    fake_http_push(env->fh, 200, apr_psprintf(rts_test_pool,
+                   "{\"access_token\":\"AT1\",\"token_type\":\"Bearer\",\"expires_in\":300,"
+                   "\"refresh_token\":\"RT1\",\"id_token\":\"%s\"}", id_token(nonce, "alice")), NULL);
+    fake_http_push(env->fh, 200, test_jwks_json(rts_test_pool, keys, 1), NULL);
+}
+
+/* A complete login; returns the session cookie value. */
+static const char *logged_in(void)
+{
+    const char *state;
+    rts_outcome_t *started = login_started("/app/page?x=1", &state);
+    rts_outcome_t *out;
+
+    push_tokens(nonce_of(started));
+    out = callback(apr_pstrcat(rts_test_pool, "code=abc&state=", state, NULL), state);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(out->location, "/app/page?x=1");
+    return set_cookie(out, "__Host-rtsession");
+}
+
+START_TEST(test_flow_no_session_navigation_redirects)
+{
+    const char *state;
+    rts_outcome_t *out = login_started("/app", &state);
+
+    ck_assert_int_eq(strncmp(out->location, TEST_ISSUER "/auth?", strlen(TEST_ISSUER) + 6), 0);
+    ck_assert_ptr_nonnull(strstr(out->location, apr_pstrcat(rts_test_pool, "state=", state, NULL)));
+    ck_assert_ptr_nonnull(strstr(out->location,
+        "redirect_uri=https%3A%2F%2Frp.example.test%2Frtsession%2Fcallback"));
+    ck_assert_uint_eq(fake_store_size(env->fs), 1);
+}
+END_TEST
+
+START_TEST(test_flow_no_session_api_request_gets_401)
+{
+    rts_outcome_t out;
+
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/api", NULL, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_DENY);
+    ck_assert_int_eq(out.http_status, 401);
+    ck_assert_uint_eq(fake_store_size(env->fs), 0);
+}
+END_TEST
+
+START_TEST(test_flow_login_creates_session)
+{
+    const char *sid = logged_in();
+    const rts_http_request_t *token_req = fake_http_request(env->fh, 1);
+    rts_session_t *s;
+
+    ck_assert(rts_session_id_valid(sid));
+    ck_assert_ptr_nonnull(strstr(token_req->body, "grant_type=authorization_code"));
+    ck_assert_ptr_nonnull(strstr(token_req->body, "code_verifier="));
+    ck_assert_int_eq(rts_session_load(test_env_ctx(env), sid, &s), APR_SUCCESS);
+    ck_assert_str_eq(s->sub, "alice");
+    ck_assert_str_eq(s->refresh_token, "RT1");
+    ck_assert_int_eq(s->gen, 1);
+    /* the pending login is gone, only the session remains */
+    ck_assert_uint_eq(fake_store_size(env->fs), 1);
+}
+END_TEST
+
+START_TEST(test_flow_session_hot_path_one_get_no_write)
+{
+    const char *sid = logged_in();
+    rts_outcome_t out;
+
+    fake_store_reset_counts(env->fs);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", apr_pstrcat(
+                     rts_test_pool, "a=b; __Host-rtsession=", sid, NULL), 0), &out), APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_PASS);
+    ck_assert_str_eq(out.session->access_token, "AT1");
+    ck_assert_str_eq(json_string_value(json_object_get(out.claims, "email")), "alice@example.test");
+    ck_assert_uint_eq(fake_store_count(env->fs, FAKE_STORE_OP_GET), 1);
+    ck_assert_uint_eq(fake_store_count(env->fs, FAKE_STORE_OP_ANY), 1);
+}
+END_TEST
+
+START_TEST(test_flow_unknown_session_cookie_restarts_login)
+{
+    rts_outcome_t out;
+    const char *bogus = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+
+    test_env_push_discovery(env);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", apr_pstrcat(
+                     rts_test_pool, "__Host-rtsession=", bogus, NULL), 1), &out), APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(set_cookie(&out, "__Host-rtsession"), "");
+}
+END_TEST
+
+START_TEST(test_flow_store_down_is_503)
+{
+    rts_outcome_t out;
+    const char *sid = logged_in();
+
+    fake_store_fail_next(env->fs, 1, FAKE_STORE_OP_GET, APR_ECONNREFUSED);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", apr_pstrcat(
+                     rts_test_pool, "__Host-rtsession=", sid, NULL), 1), &out), APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_ERROR);
+    ck_assert_int_eq(out.http_status, 503);
+    ck_assert_int_gt(out.retry_after, 0);
+}
+END_TEST
+
+START_TEST(test_flow_provider_down_at_login_is_502)
+{
+    rts_outcome_t out;
+
+    fake_http_push_error(env->fh, APR_ECONNREFUSED);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", NULL, 1), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_ERROR);
+    ck_assert_int_eq(out.http_status, 502);
+    ck_assert_uint_eq(fake_store_size(env->fs), 0);
+}
+END_TEST
+
+START_TEST(test_flow_callback_state_checks)
+{
+    const char *state, *other;
+    rts_outcome_t *out;
+
+    login_started("/app", &state);
+    rts_random_token(rts_test_pool, 32, &other);
+    /* state in the URL differs from the browser's */
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", other, NULL), state);
+    ck_assert_int_eq(out->http_status, 400);
+    /* no state cookie */
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state, NULL), NULL);
+    ck_assert_int_eq(out->http_status, 400);
+    /* no state at all */
+    out = callback("code=c", state);
+    ck_assert_int_eq(out->http_status, 400);
+    /* repeated parameter */
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state, "&state=", state, NULL), state);
+    ck_assert_int_eq(out->http_status, 400);
+    ck_assert_int_eq(fake_http_count(env->fh), 1);   /* only discovery: no code was redeemed */
+}
+END_TEST
+
+START_TEST(test_flow_callback_replay_refused)
+{
+    const char *state;
+    rts_outcome_t *started = login_started("/app", &state);
+    rts_outcome_t *out;
+    const char *q;
+
+    push_tokens(nonce_of(started));
+    q = apr_pstrcat(rts_test_pool, "code=c&state=", state, NULL);
+    out = callback(q, state);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    out = callback(q, state);
+    ck_assert_int_eq(out->kind, RTS_OUT_ERROR);
+    ck_assert_int_eq(out->http_status, 400);
+}
+END_TEST
+
+START_TEST(test_flow_callback_access_denied)
+{
+    const char *state;
+    rts_outcome_t *out;
+
+    login_started("/app", &state);
+    out = callback(apr_pstrcat(rts_test_pool, "error=access_denied&state=", state, NULL), state);
+    ck_assert_int_eq(out->kind, RTS_OUT_ERROR);
+    ck_assert_int_eq(out->http_status, 403);
+    ck_assert_str_eq(set_cookie(out, "__Host-rtsession_login"), "");   /* no loop */
+    ck_assert_uint_eq(fake_store_size(env->fs), 0);
+}
+END_TEST
+
+START_TEST(test_flow_callback_wrong_iss)
+{
+    const char *state;
+    rts_outcome_t *out;
+
+    login_started("/app", &state);
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&iss=https%3A%2F%2Fevil&state=", state, NULL),
+                   state);
+    ck_assert_int_eq(out->http_status, 400);
+    ck_assert_int_eq(fake_http_count(env->fh), 1);
+}
+END_TEST
+
+START_TEST(test_flow_callback_wrong_nonce_rejected)
+{
+    const char *state, *wrong;
+    rts_outcome_t *out;
+
+    login_started("/app", &state);
+    rts_random_token(rts_test_pool, 32, &wrong);
+    push_tokens(wrong);
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state, NULL), state);
+    ck_assert_int_eq(out->kind, RTS_OUT_ERROR);
+    ck_assert_int_eq(out->http_status, 403);
+    ck_assert_uint_eq(fake_store_size(env->fs), 0);   /* no session */
+}
+END_TEST
+
+START_TEST(test_flow_callback_token_error)
+{
+    const char *state;
+    rts_outcome_t *out;
+
+    login_started("/app", &state);
+    fake_http_push(env->fh, 400, "{\"error\":\"invalid_grant\"}", NULL);
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state, NULL), state);
+    ck_assert_int_eq(out->http_status, 400);
+    login_started("/app", &state);
+    fake_http_push_error(env->fh, APR_TIMEUP);
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state, NULL), state);
+    ck_assert_int_eq(out->http_status, 502);
+}
+END_TEST
+
+START_TEST(test_flow_unsafe_return_url_becomes_root)
+{
+    const char *state;
+    rts_outcome_t *started = login_started("//evil.example/x", &state);
+    rts_outcome_t *out;
+
+    push_tokens(nonce_of(started));
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state, NULL), state);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(out->location, "/");
+}
+END_TEST
+
+START_TEST(test_flow_callback_path)
+{
+    ck_assert_str_eq(rts_flow_callback_path(rts_test_pool, env->cfg), "/rtsession/callback");
+    env->cfg->redirect_uri = "https://rp.example.test:8443/oidc/cb";
+    ck_assert_str_eq(rts_flow_callback_path(rts_test_pool, env->cfg), "/oidc/cb");
+    ck_assert_str_eq(rts_flow_redirect_uri(rts_test_pool, env->cfg, request("/", NULL, 1)),
+                     "https://rp.example.test:8443/oidc/cb");
+}
+END_TEST
 
 Suite *rts_suite_flow(void)
 {
-    return suite_create("flow");
+    Suite *s = suite_create("flow");
+    TCase *tc = tcase_create("flow");
+
+    tcase_add_checked_fixture(tc, setup, rts_test_teardown);
+    tcase_add_test(tc, test_flow_no_session_navigation_redirects);
+    tcase_add_test(tc, test_flow_no_session_api_request_gets_401);
+    tcase_add_test(tc, test_flow_login_creates_session);
+    tcase_add_test(tc, test_flow_session_hot_path_one_get_no_write);
+    tcase_add_test(tc, test_flow_unknown_session_cookie_restarts_login);
+    tcase_add_test(tc, test_flow_store_down_is_503);
+    tcase_add_test(tc, test_flow_provider_down_at_login_is_502);
+    tcase_add_test(tc, test_flow_callback_state_checks);
+    tcase_add_test(tc, test_flow_callback_replay_refused);
+    tcase_add_test(tc, test_flow_callback_access_denied);
+    tcase_add_test(tc, test_flow_callback_wrong_iss);
+    tcase_add_test(tc, test_flow_callback_wrong_nonce_rejected);
+    tcase_add_test(tc, test_flow_callback_token_error);
+    tcase_add_test(tc, test_flow_unsafe_return_url_becomes_root);
+    tcase_add_test(tc, test_flow_callback_path);
+    suite_add_tcase(s, tc);
+    return s;
 }

@@ -1,0 +1,94 @@
+/* Test environment for the core's unit tests. */
+#include <string.h>
+#include <apr_strings.h>
+#include "test_ctx.h"
+#include "rts_crypto.h"
+#include "rts_provider.h"
+
+static const char *const test_algs[] = { "RS256", "ES256", "PS256", "EdDSA", NULL };
+
+static apr_time_t env_clock(void *baton)
+{
+    return ((test_env_t *)baton)->now;
+}
+
+static void env_sleep(void *baton, apr_interval_time_t t)
+{
+    test_env_t *env = baton;
+
+    env->now += t;
+    env->sleeps++;
+    if (env->on_sleep) {
+        env->on_sleep(env, env->on_sleep_baton);
+    }
+}
+
+test_env_t *test_env_create(apr_pool_t *p)
+{
+    test_env_t *env = apr_pcalloc(p, sizeof(*env));
+    rts_config_t *c = apr_pcalloc(p, sizeof(*c));
+    rts_secret_t *sec;
+    static const char secret[] = "0123456789abcdef0123456789abcdef";
+
+    env->pool = p;
+    env->now = TEST_T0;
+    env->fs = fake_store_create(p);
+    fake_store_use_clock(env->fs, env_clock, env);
+    env->fh = fake_http_create(p);
+    rts_provider_create(p, &env->provider);
+
+    c->metadata_url = TEST_ISSUER "/.well-known/openid-configuration";
+    c->issuer = TEST_ISSUER;
+    c->client_id = TEST_CLIENT_ID;
+    c->client_secret = "s3cret";
+    c->redirect_uri = "/rtsession/callback";
+    c->scope = "openid email";
+    c->client_auth = RTS_AUTH_CLIENT_SECRET_BASIC;
+    c->http_timeout = apr_time_from_sec(5);
+    c->connect_timeout = apr_time_from_sec(2);
+    c->max_response = 65536;
+    c->leeway = apr_time_from_sec(60);
+    c->iat_max_age = apr_time_from_sec(600);
+    c->refresh_window = apr_time_from_sec(60);
+    c->lock_ttl = apr_time_from_sec(10);
+    c->pending_ttl = apr_time_from_sec(600);
+    c->session_max = apr_time_from_sec(8 * 3600);
+    c->metadata_ttl = apr_time_from_sec(3600);
+    c->jwks_min_refetch = apr_time_from_sec(10);
+    c->allowed_algs = test_algs;
+    c->cookie_name = "rtsession";
+    c->secrets = apr_array_make(p, 1, sizeof(rts_secret_t));
+    sec = apr_array_push(c->secrets);
+    rts_hkdf_sha256(secret, strlen(secret), "t", 1, "id", 2, sec->key_id, sizeof(sec->key_id));
+    rts_hkdf_sha256(secret, strlen(secret), "t", 1, "seal", 4, sec->key_seal, sizeof(sec->key_seal));
+    env->cfg = c;
+    return env;
+}
+
+rts_ctx_t *test_env_ctx(test_env_t *env)
+{
+    rts_ctx_t *ctx = apr_pcalloc(env->pool, sizeof(*ctx));
+
+    ctx->pool = env->pool;
+    ctx->log = NULL;
+    ctx->clock = env_clock;
+    ctx->clock_baton = env;
+    ctx->store = fake_store_store(env->fs);
+    ctx->http = fake_http_client(env->fh);
+    ctx->cfg = env->cfg;
+    ctx->provider = env->provider;
+    ctx->sleep = env_sleep;
+    ctx->sleep_baton = env;
+    return ctx;
+}
+
+void test_env_push_discovery(test_env_t *env)
+{
+    fake_http_push(env->fh, 200,
+                   "{\"issuer\":\"" TEST_ISSUER "\","
+                   "\"authorization_endpoint\":\"" TEST_ISSUER "/auth\","
+                   "\"token_endpoint\":\"" TEST_ISSUER "/token\","
+                   "\"jwks_uri\":\"" TEST_ISSUER "/jwks\","
+                   "\"userinfo_endpoint\":\"" TEST_ISSUER "/me\"}",
+                   "Content-Type", "application/json", NULL);
+}
