@@ -39,8 +39,10 @@ typedef struct rts_jws_t {
 } rts_jws_t;
 
 /* Parses a JWK Set of at most max_len bytes. Keys that cannot be used for signature
- * verification (unknown kty, use=enc, oct) are skipped; malformed keys of a known type, RSA
- * keys under 2048 bits and more than RTS_JWKS_MAX_KEYS keys are errors. */
+ * verification (unknown kty, use other than sig, key_ops without verify, oct, an alg or curve
+ * we do not implement, X25519/X448) are skipped; malformed keys of a known type, EC points not
+ * on their curve and RSA keys under 2048 bits are APR_EINVAL; a text over max_len or more than
+ * RTS_JWKS_MAX_KEYS keys is RTS_ETOOLARGE. res gets error "invalid_jwks" and HTTP 502. */
 apr_status_t rts_jwks_parse(apr_pool_t *p, const char *json, apr_size_t len, apr_size_t max_len,
                             rts_jwks_t **pjwks, rts_result_t *res);
 
@@ -51,10 +53,11 @@ apr_status_t rts_jws_parse(apr_pool_t *p, const char *compact, apr_size_t max_le
                            rts_jws_t **pjws, rts_result_t *res);
 
 /* Verifies the signature with a key of jwks. The token's alg must be in allowed_algs (a
- * NULL-terminated list; "none" and HS* are refused whatever the list says) and must suit the
- * key (kty, curve, the JWK's alg if any). With a kid, only keys with that kid are tried
- * (RTS_ENOKEY if none); without one, every suitable key is tried.
- * Returns APR_SUCCESS, RTS_ENOKEY or RTS_EBADTOKEN. */
+ * NULL-terminated list; a NULL list allows every alg rts_jose_alg_supported accepts; "none"
+ * and HS* are refused whatever the list says) and must suit the key (kty, curve, the JWK's alg
+ * if any). With a kid, only keys with that kid are tried; without one, every suitable key is
+ * tried. RTS_ENOKEY when no key has the kid or none suits the alg (the caller may refetch the
+ * JWKS), RTS_EBADTOKEN when the alg is refused or no tried key verifies the signature. */
 apr_status_t rts_jws_verify(apr_pool_t *p, const rts_jws_t *jws, const rts_jwks_t *jwks,
                             const char *const *allowed_algs, rts_result_t *res);
 

@@ -27,9 +27,12 @@ const char *rts_url_encode(apr_pool_t *p, const char *s);
  * an encoded NUL. */
 apr_status_t rts_url_decode(apr_pool_t *p, const char *s, apr_size_t len, int form, char **out);
 /* Parses "a=1&b=2" (query string or x-www-form-urlencoded body) into a table. A repeated
- * parameter is an error (APR_EINVAL), as OAuth requires (RFC 6749 §3.1). */
+ * parameter is an error (APR_EINVAL), as OAuth requires (RFC 6749 §3.1), and so are a bad
+ * escape, an encoded NUL and an empty name. "a" alone gives a = ""; empty segments ("&&")
+ * are ignored. */
 apr_status_t rts_form_parse(apr_pool_t *p, const char *s, apr_table_t **ptable);
-/* Builds "k1=v1&k2=v2" from alternating key/value strings ending with NULL. */
+/* Builds "k1=v1&k2=v2" (both percent-encoded) from alternating key/value strings ending with a
+ * NULL key. A pair whose value is NULL is left out, which suits optional parameters. */
 const char *rts_form_build(apr_pool_t *p, ...);
 
 #endif
