@@ -116,14 +116,16 @@ static int ready(request_rec *r, const rts_srv_conf_t *sc)
     return 0;
 }
 
-/* The redirect URI is answered wherever it is, before any <Location> or ProxyPass applies. */
-static int rts_hook_post_read_request(request_rec *r)
+/* The redirect URI is answered wherever it is, before any <Location> or ProxyPass applies.
+ * quick_handler, not post_read_request: a response from post_read_request makes httpd drop the
+ * request and close a connection the browser was told it could keep. */
+static int rts_hook_callback(request_rec *r, int lookup_uri)
 {
     rts_srv_conf_t *sc = rts_config_srv(r->server);
     rts_outcome_t out;
     rts_ctx_t *ctx;
 
-    if (!sc->core || r->main || r->prev || !r->parsed_uri.path
+    if (lookup_uri || !sc->core || r->main || r->prev || !r->parsed_uri.path
         || strcmp(r->parsed_uri.path, sc->callback_path)) {
         return DECLINED;
     }
@@ -224,7 +226,7 @@ static void rts_register_hooks(apr_pool_t *p)
     ap_hook_check_config(rts_hook_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(rts_hook_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rts_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_read_request(rts_hook_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_quick_handler(rts_hook_callback, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_authn(rts_hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(rts_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);

@@ -1,0 +1,223 @@
+"""Fixtures: the test CA, memcached, the OP and the echo backend once per session; httpd
+instances per configuration; error-log and secret-leak checks after every test."""
+import secrets as pysecrets
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from rtstest import paths  # noqa: E402
+from rtstest.certs import make_pki  # noqa: E402
+from rtstest.client import Browser  # noqa: E402
+from rtstest.httpd import Httpd  # noqa: E402
+from rtstest.ports import free_ports  # noqa: E402
+from rtstest.procs import OP, Backend, Memcached  # noqa: E402
+from rtstest.rtsconf import Client, rts_config  # noqa: E402
+
+N_HTTPD_PORTS = 4   # the OP must know every redirect_uri before it starts
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "mpm: also run under the worker and prefork MPMs "
+                                       "(scripts/test.sh)")
+
+
+@pytest.fixture(scope="session")
+def gen_dir() -> Path:
+    return paths.ensure_gen_dir()
+
+
+@pytest.fixture(scope="session")
+def pki(gen_dir):
+    return make_pki(gen_dir / "pki")
+
+
+@pytest.fixture(scope="session")
+def ports():
+    mc, op, *httpd = free_ports(2 + N_HTTPD_PORTS)
+    return {"memcached": mc, "op": op, "httpd": httpd}
+
+
+@pytest.fixture(scope="session")
+def clients() -> dict:
+    return {
+        "rts-test": Client("rts-test", "basic-" + pysecrets.token_urlsafe(24), "client_secret_basic"),
+        "rts-post": Client("rts-post", "post-" + pysecrets.token_urlsafe(24), "client_secret_post"),
+    }
+
+
+@pytest.fixture(scope="session")
+def session_secret() -> str:
+    return pysecrets.token_urlsafe(36)   # 48 characters
+
+
+@pytest.fixture(scope="session")
+def memcached(gen_dir, ports):
+    mc = Memcached(ports["memcached"], gen_dir / "memcached.log").start()
+    yield mc
+    mc.stop()
+
+
+@pytest.fixture(scope="session")
+def op(gen_dir, ports, pki, clients):
+    redirect_uris = [f"https://127.0.0.1:{p}/rtsession/callback" for p in ports["httpd"]]
+    op = OP(ports["op"], [{"client_id": c.client_id, "client_secret": c.secret,
+                          "token_endpoint_auth_method": c.auth_method,
+                          "redirect_uris": redirect_uris} for c in clients.values()],
+            pki, gen_dir).start()
+    yield op
+    op.stop()
+
+
+@pytest.fixture(scope="session")
+def backend():
+    b = Backend().start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def echo(backend):
+    """The backend with its records cleared for this test."""
+    backend.clear()
+    return backend
+
+
+@pytest.fixture
+def log_expect():
+    """Tags a test expects at error level: e.g. log_expect.append("RTS10012");
+    "RTS*" accepts any RTS tag, "AH*" any httpd tag."""
+    return []
+
+
+@pytest.fixture
+def leak_check():
+    """Extra values (tokens, cookies) that must not appear in the error log."""
+    return []
+
+
+class HttpdPool:
+    """Named httpd instances on the session's ports, started on first use."""
+
+    def __init__(self, pki, ports):
+        self.pki = pki
+        self.free = list(ports)
+        self.instances: dict[str, Httpd] = {}
+
+    def get(self, name: str, with_module: bool = True) -> Httpd:
+        if name not in self.instances:
+            assert self.free, "out of httpd ports: raise N_HTTPD_PORTS in conftest.py"
+            self.instances[name] = Httpd(name, self.free.pop(0), self.pki, with_module=with_module)
+        return self.instances[name]
+
+    def stop_all(self):
+        for h in self.instances.values():
+            h.stop()
+
+
+@pytest.fixture(scope="session")
+def httpd_pool(pki, ports):
+    pool = HttpdPool(pki, ports["httpd"])
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture(scope="session")
+def make_config(op, memcached, pki, clients, session_secret, backend):
+    """make_config(client_id="rts-test", **overrides) -> standard module config text."""
+    def make(client_id: str = "rts-test", **kw) -> str:
+        args = dict(op_url=op.url, memcached=memcached.server_arg, ca_file=pki.ca_cert,
+                    client=clients[client_id], session_secret=session_secret,
+                    backend_url=backend.url)
+        args.update(kw)
+        return rts_config(**args)
+    return make
+
+
+def ensure_config(h: Httpd, text: str) -> Httpd:
+    """Start h with this config, or gracefully restart it if its config differs."""
+    if h.pid() is None:
+        h.install(text)
+        return h.start()
+    if not h.test_conf.exists() or h.test_conf.read_text() != text:
+        h.reload(text)
+    return h
+
+
+@pytest.fixture
+def used_httpds(request):
+    """Every httpd a test touched; their logs are checked after the test."""
+    return []
+
+
+@pytest.fixture
+def httpd_for(httpd_pool, used_httpds):
+    """httpd_for(name, config_text, with_module=True) -> a running Httpd with that config."""
+    def get(name: str, text: str, with_module: bool = True) -> Httpd:
+        h = ensure_config(httpd_pool.get(name, with_module), text)
+        h.error_log.mark()
+        used_httpds.append(h)
+        return h
+    return get
+
+
+@pytest.fixture
+def httpd(httpd_for, make_config):
+    """The main instance with the standard config (client rts-test, basic auth)."""
+    return httpd_for("main", make_config())
+
+
+@pytest.fixture
+def used_browsers():
+    """Browsers of this test; their rtsession cookies are checked against the logs."""
+    return []
+
+
+@pytest.fixture
+def browser(pki, used_browsers):
+    """A fresh scripted browser (see rtstest.client)."""
+    b = Browser(pki.ca_cert)
+    used_browsers.append(b)
+    yield b
+    b.close()   # the cookie jar stays readable for the after-test checks
+
+
+def _rts_values(browsers, backend) -> list:
+    values = []
+    for b in browsers:
+        values += [c.value for c in b.cookies if "rtsession" in c.name]
+    if backend is not None:
+        for rec in backend.records():
+            values += [v for k, v in rec["header_list"] if k.lower() == "x-access-token"]
+    return values
+
+
+@pytest.fixture(autouse=True)
+def _after_each_test(request, used_httpds, used_browsers, log_expect, leak_check):
+    """After each test: reset OP fault settings, check logs for errors and leaked secrets."""
+    yield
+    fixtures = request.fixturenames
+    if "op" in fixtures:
+        request.getfixturevalue("op").reset_settings()
+    if not used_httpds:
+        return
+    secret_values = list(leak_check)
+    if "clients" in fixtures or "make_config" in fixtures:
+        secret_values += [c.secret for c in request.getfixturevalue("clients").values()]
+        secret_values.append(request.getfixturevalue("session_secret"))
+    backend = request.getfixturevalue("backend") if "backend" in fixtures else None
+    secret_values += _rts_values(used_browsers, backend)
+    for h in used_httpds:
+        h.error_log.assert_no_secrets(secret_values)
+        wildcard = tuple(t[:-1] for t in log_expect if t.endswith("*"))
+        exact = [t for t in log_expect if not t.endswith("*")]
+        tags = exact + [line_tag for line in h.error_log.lines()
+                        for line_tag in _tags(line) if wildcard and line_tag.startswith(wildcard)]
+        h.error_log.assert_clean(expected_tags=tags)
+
+
+def _tags(line):
+    from rtstest.errorlog import TAG_RE
+    return TAG_RE.findall(line)

@@ -1,0 +1,1 @@
+"""Integration test harness for mod_rtsession (modelled on httpd's pyhttpd, our own code)."""

@@ -1,0 +1,51 @@
+"""Reading httpd's error log per test, and checking it for unexpected trouble."""
+import re
+from pathlib import Path
+
+# [Tue Nov 25 20:34:35.123456 2026] [rtsession:error] [pid 1:tid 2] [client ...] RTS10012: ...
+LEVEL_RE = re.compile(r"^\[[^\]]*\] \[(?:[\w.-]+:)?(?P<level>emerg|alert|crit|error|warn|notice|info|debug|trace\d)\]")
+TAG_RE = re.compile(r"\b(?P<tag>(?:RTS|AH)\d{5}):")
+BAD_LEVELS = {"emerg", "alert", "crit", "error"}
+
+
+class ErrorLog:
+    def __init__(self, path: Path):
+        self.path = path
+        self._mark = 0
+
+    def mark(self):
+        """Remember the end of the log; lines() returns what was written after."""
+        self._mark = self.path.stat().st_size if self.path.exists() else 0
+
+    def lines(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        with open(self.path, "rb") as f:
+            f.seek(self._mark)
+            return f.read().decode("utf-8", "replace").splitlines()
+
+    def bad_lines(self, expected_tags=(), levels=BAD_LEVELS) -> list[str]:
+        """Lines at the given levels, except those carrying one of expected_tags."""
+        out = []
+        for line in self.lines():
+            m = LEVEL_RE.match(line)
+            if not m or m.group("level") not in levels:
+                continue
+            tags = set(TAG_RE.findall(line))
+            if tags & set(expected_tags):
+                continue
+            out.append(line)
+        return out
+
+    def assert_clean(self, expected_tags=(), levels=BAD_LEVELS):
+        bad = self.bad_lines(expected_tags, levels)
+        assert not bad, f"unexpected lines in {self.path}:\n" + "\n".join(bad[:20])
+
+    def assert_has_tag(self, tag: str):
+        assert any(f"{tag}:" in line for line in self.lines()), f"{tag} not logged in {self.path}"
+
+    def assert_no_secrets(self, secrets):
+        """None of the given values (tokens, secrets, cookie values) appears in the log."""
+        text = "\n".join(self.lines())
+        for i, s in enumerate(x for x in secrets if x and len(x) >= 8):
+            assert s not in text, f"secret value #{i} (len {len(s)}) leaked into {self.path}"

@@ -1,0 +1,33 @@
+"""Where things are: the source tree, the generated dir, the module under test."""
+import os
+from pathlib import Path
+
+SRC_ROOT = Path(__file__).resolve().parents[3]          # repo root
+TESTS_DIR = SRC_ROOT / "tests"
+GEN_DIR = Path(os.environ.get("RTS_GEN_DIR", TESTS_DIR / "gen"))
+OP_DIR = TESTS_DIR / "op"
+BACKEND_SCRIPT = TESTS_DIR / "backend" / "echo.py"
+
+MODULE_REL = Path("mod_rtsession") / ".libs" / "mod_rtsession.so"
+
+
+def module_path() -> Path:
+    """The module under test: $RTS_MODULE, else the in-tree build, else a build dir
+    found walking up from the source tree (out-of-tree builds such as ../build-*)."""
+    env = os.environ.get("RTS_MODULE")
+    if env:
+        return Path(env)
+    candidates = [SRC_ROOT / MODULE_REL]
+    for parent in [SRC_ROOT, *SRC_ROOT.parents]:
+        candidates += sorted(parent.glob("build*/" + str(MODULE_REL)))
+        if parent == parent.parent:
+            break
+    for c in candidates:
+        if c.is_file():
+            return c
+    return SRC_ROOT / MODULE_REL   # does not exist: httpd's configtest will say so
+
+
+def ensure_gen_dir() -> Path:
+    GEN_DIR.mkdir(parents=True, exist_ok=True)
+    return GEN_DIR
