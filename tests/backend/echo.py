@@ -82,6 +82,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 class EchoServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog is 5: a burst of proxied requests would overflow it and
+    # wait for TCP SYN retransmits (1 s, 3 s), which looks like a slow module.
+    request_queue_size = 1024
 
     def __init__(self, host="127.0.0.1", port=0, verbose=False):
         super().__init__((host, port), _Handler)

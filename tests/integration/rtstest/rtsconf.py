@@ -11,7 +11,8 @@ class Client:
 
 def rts_config(*, op_url: str, memcached: str, ca_file, client: Client, session_secret: str,
                backend_url: str, metadata_url: str | None = None, server_extra: str = "",
-               location_extra: str = "", location: str = "/app") -> str:
+               location_extra: str = "", location: str = "/app", refresh_window: int = 60,
+               http_timeout: int = 5) -> str:
     """Server-level RTSession* directives plus a protected <Location> proxied to the echo
     backend. server_extra / location_extra are appended verbatim."""
     metadata_url = metadata_url or f"{op_url}/.well-known/openid-configuration"
@@ -25,8 +26,8 @@ RTSessionTokenEndpointAuth {client.auth_method}
 RTSessionMemcached "{memcached}"
 RTSessionSecret {session_secret}
 RTSessionCAFile "{ca_file}"
-RTSessionHTTPTimeout 5
-RTSessionRefreshWindow 60
+RTSessionHTTPTimeout {http_timeout}
+RTSessionRefreshWindow {refresh_window}
 RTSessionCookieName rtsession
 {server_extra}
 <Location {location}>
