@@ -437,7 +437,7 @@ const command_rec rts_directives[] = {
                   "A request header for the backend and the claim it carries"),
     AP_INIT_TAKE1("RTSessionAccessTokenHeader", set_at_header, NULL, OR_AUTHCFG,
                   "Request header carrying the access token to the backend (default off)"),
-    { NULL }
+    { NULL, { NULL }, NULL, 0, RAW_ARGS, NULL }
 };
 
 /* ---- startup checks and translation ---- */
