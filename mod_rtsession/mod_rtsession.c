@@ -15,7 +15,11 @@
 #include "mod_rtsession_private.h"
 #include "mod_rtsession_config.h"
 #include "mod_rtsession_req.h"
+#include "mod_rtsession_logout.h"
+#include "mod_rtsession_authz.h"
+#include "mod_rtsession_status.h"
 #include "rts_http.h"
+#include "rts_lifetime.h"
 #include "rts_provider.h"
 #include "rts_store.h"
 
@@ -25,6 +29,13 @@
 typedef struct {
     rts_outcome_t outcome;
 } rts_req_state_t;
+
+json_t *rts_request_claims(request_rec *r)
+{
+    rts_req_state_t *st = ap_get_module_config(r->request_config, &rtsession_module);
+
+    return st && st->outcome.kind == RTS_OUT_PASS ? st->outcome.claims : NULL;
+}
 
 static int rts_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                  server_rec *s)
@@ -50,6 +61,7 @@ static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
     apr_hash_t *stores = apr_hash_make(pchild);
     apr_hash_t *clients = apr_hash_make(pchild);
     apr_hash_t *providers = apr_hash_make(pchild);
+    rts_touch_memo_t *memo = NULL;
     int threads = 1;
     apr_status_t rv;
 
@@ -64,6 +76,13 @@ static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
         if (!sc->core) {
             continue;
         }
+        /* one idle-slide memo per child: its entries are keyed by store key */
+        if (!memo && rts_touch_memo_create(pchild, &memo) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         RTSLOGNO(10320) "creating the idle-slide memo failed; sessions will be "
+                         "touched at every request once a touch is due");
+        }
+        sc->touch_memo = memo;
         sc->store = apr_hash_get(stores, sc->memcached, APR_HASH_KEY_STRING);
         if (!sc->store) {
             rv = rts_store_memcached_create(pchild, sc->memcached, (unsigned)threads,
@@ -111,8 +130,9 @@ static int ready(request_rec *r, const rts_srv_conf_t *sc)
         return 1;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                  RTSLOGNO(10314) "mod_rtsession is not configured or not initialised for "
-                  "server %s (see earlier errors)", r->server->server_hostname);
+                  "[rid %s] " RTSLOGNO(10314) "mod_rtsession is not configured or not "
+                  "initialised for server %s (see earlier errors)", rts_req_log_id(r),
+                  r->server->server_hostname);
     return 0;
 }
 
@@ -148,6 +168,8 @@ static int rts_hook_check_authn(request_rec *r)
     rts_dir_conf_t *dc;
     rts_req_state_t *st;
     rts_ctx_t *ctx;
+    rts_req_t *req;
+    rts_unauth_action_t action;
     const char *type = ap_auth_type(r);
     const char *user;
     json_t *v;
@@ -171,7 +193,8 @@ static int rts_hook_check_authn(request_rec *r)
     }
     if (r->proxyreq == PROXYREQ_PROXY) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RTSLOGNO(10315) "AuthType rtsession cannot protect forward-proxy requests");
+                      "[rid %s] " RTSLOGNO(10315) "AuthType rtsession cannot protect "
+                      "forward-proxy requests", rts_req_log_id(r));
         return HTTP_FORBIDDEN;
     }
     sc = rts_config_srv(r->server);
@@ -181,8 +204,16 @@ static int rts_hook_check_authn(request_rec *r)
     dc = rts_config_dir(r);
     ctx = rts_req_ctx(r, sc);
     st = apr_pcalloc(r->pool, sizeof(*st));
-    if (rts_flow_authenticate(ctx, rts_req_describe(r), &st->outcome) != APR_SUCCESS) {
+    action = rts_config_unauth_action(dc);
+    req = rts_req_describe(r);
+    if (action != RTS_UNAUTH_AUTO) {
+        req->navigation = action == RTS_UNAUTH_LOGIN;
+    }
+    if (rts_flow_authenticate(ctx, req, &st->outcome) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (st->outcome.kind == RTS_OUT_DENY && action == RTS_UNAUTH_PASS) {
+        return rts_req_pass_anonymous(r, &st->outcome);
     }
     if (st->outcome.kind != RTS_OUT_PASS) {
         return rts_req_respond(r, &st->outcome);
@@ -191,8 +222,9 @@ static int rts_hook_check_authn(request_rec *r)
     user = json_is_string(v) ? json_string_value(v) : NULL;
     if (!user || !*user) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      RTSLOGNO(10316) "the ID token has no string claim '%s' for REMOTE_USER "
-                      "(RTSessionUserClaim)", rts_config_user_claim(dc));
+                      "[rid %s] " RTSLOGNO(10316) "the ID token has no string claim '%s' for "
+                      "REMOTE_USER (RTSessionUserClaim)", rts_req_log_id(r),
+                      rts_config_user_claim(dc));
         return HTTP_FORBIDDEN;
     }
     r->user = apr_pstrdup(r->pool, user);
@@ -217,6 +249,7 @@ static int rts_hook_fixups(request_rec *r)
     st = ap_get_module_config(r->request_config, &rtsession_module);
     if (st && st->outcome.kind == RTS_OUT_PASS && st->outcome.session) {
         rts_req_inject(r, dc, &st->outcome);
+        rts_authz_set_env(r, st->outcome.claims);
     }
     return DECLINED;
 }
@@ -227,9 +260,12 @@ static void rts_register_hooks(apr_pool_t *p)
     ap_hook_post_config(rts_hook_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(rts_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(rts_hook_callback, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_quick_handler(rts_logout_quick_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_authn(rts_hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(rts_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    rts_status_register_hooks(p);
+    rts_authz_register(p);
 }
 
 /* Declared without AP_DECLARE_MODULE: the log index is already declared in the private header. */

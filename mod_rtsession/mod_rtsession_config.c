@@ -19,6 +19,9 @@
 #define DEFAULT_HTTP_TIMEOUT apr_time_from_sec(10)
 #define DEFAULT_REFRESH_WINDOW apr_time_from_sec(60)
 #define DEFAULT_MEMCACHED_TIMEOUT apr_time_from_msec(1000)
+#define DEFAULT_IDLE_TIMEOUT apr_time_from_sec(3600)
+#define DEFAULT_MAX_LIFETIME apr_time_from_sec(8 * 3600)
+#define DEFAULT_TOUCH_INTERVAL apr_time_from_sec(300)
 #define MIN_SECRET_LEN 32
 #define DISCOVERY_SUFFIX "/.well-known/openid-configuration"
 
@@ -34,6 +37,11 @@ void *rts_config_create_srv(apr_pool_t *p, server_rec *s)
     sc->http_timeout = RTS_UNSET;
     sc->refresh_window = RTS_UNSET;
     sc->memcached_timeout = RTS_UNSET;
+    sc->idle_timeout = RTS_UNSET;
+    sc->max_lifetime = RTS_UNSET;
+    sc->touch_interval = RTS_UNSET;
+    sc->logout_at_provider = RTS_UNSET;
+    sc->revoke_at_logout = RTS_UNSET;
     return sc;
 }
 
@@ -60,13 +68,24 @@ void *rts_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_VAL(http_timeout);
     MERGE_VAL(refresh_window);
     MERGE_VAL(memcached_timeout);
+    MERGE_VAL(idle_timeout);
+    MERGE_VAL(max_lifetime);
+    MERGE_VAL(touch_interval);
+    MERGE_PTR(logout_path);
+    MERGE_PTR(logout_redirect);
+    MERGE_VAL(logout_at_provider);
+    MERGE_VAL(revoke_at_logout);
+    MERGE_PTR(backchannel_path);
     /* core, callback_path, store, http, provider are built later, per server */
     return n;
 }
 
 void *rts_config_create_dir(apr_pool_t *p, char *dir)
 {
-    return apr_pcalloc(p, sizeof(rts_dir_conf_t));
+    rts_dir_conf_t *dc = apr_pcalloc(p, sizeof(rts_dir_conf_t));
+
+    dc->unauth_action = RTS_UNSET;
+    return dc;
 }
 
 void *rts_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
@@ -78,6 +97,7 @@ void *rts_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(user_header);
     MERGE_PTR(at_header);
     MERGE_PTR(claim_headers);
+    MERGE_VAL(unauth_action);
     return n;
 }
 
@@ -104,6 +124,12 @@ const char *rts_config_user_header(const rts_dir_conf_t *dc)
 const char *rts_config_at_header(const rts_dir_conf_t *dc)
 {
     return dc->at_header ? dc->at_header : "";
+}
+
+rts_unauth_action_t rts_config_unauth_action(const rts_dir_conf_t *dc)
+{
+    return dc->unauth_action != RTS_UNSET ? (rts_unauth_action_t)dc->unauth_action
+                                          : RTS_UNAUTH_AUTO;
 }
 
 /* ---- value checks shared by the setters ---- */
@@ -353,7 +379,94 @@ static const char *set_refresh_window(cmd_parms *cmd, void *dc, const char *arg)
     return parse_seconds(cmd, arg, 0, apr_time_from_sec(3600), &srv_conf(cmd)->refresh_window);
 }
 
+static const char *set_idle_timeout(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!strcasecmp(arg, "off")) {
+        srv_conf(cmd)->idle_timeout = 0;
+        return NULL;
+    }
+    return parse_seconds(cmd, arg, apr_time_from_sec(1), apr_time_from_sec(30 * 24 * 3600),
+                         &srv_conf(cmd)->idle_timeout);
+}
+
+static const char *set_max_lifetime(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_seconds(cmd, arg, apr_time_from_sec(1), apr_time_from_sec(365 * 24 * 3600),
+                         &srv_conf(cmd)->max_lifetime);
+}
+
+static const char *set_touch_interval(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_seconds(cmd, arg, apr_time_from_sec(1), apr_time_from_sec(24 * 3600),
+                         &srv_conf(cmd)->touch_interval);
+}
+
+static const char *set_logout_path(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (arg[0] != '/' || arg[1] == '/' || strpbrk(arg, "?# \t")) {
+        return "RTSessionLogoutPath: expects a path such as /rtsession/logout (no query); "
+               "register https://<host><path> as post-logout redirect URI at the provider";
+    }
+    srv_conf(cmd)->logout_path = arg;
+    return NULL;
+}
+
+static const char *set_backchannel_path(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (arg[0] != '/' || arg[1] == '/' || strpbrk(arg, "?# \t")) {
+        return "RTSessionBackchannelLogoutPath: expects a path such as "
+               "/rtsession/backchannel-logout (no query); register https://<host><path> as "
+               "backchannel_logout_uri at the provider";
+    }
+    srv_conf(cmd)->backchannel_path = arg;
+    return NULL;
+}
+
+static const char *set_logout_redirect(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!(arg[0] == '/' && arg[1] != '/' && arg[1] != '\\') && !is_url(arg)) {
+        return "RTSessionLogoutRedirect: expects a path on this site (/bye) or an absolute "
+               "http(s) URL";
+    }
+    srv_conf(cmd)->logout_redirect = arg;
+    return NULL;
+}
+
+static const char *set_logout_at_provider(cmd_parms *cmd, void *dc, int flag)
+{
+    srv_conf(cmd)->logout_at_provider = flag;
+    return NULL;
+}
+
+static const char *set_revoke_at_logout(cmd_parms *cmd, void *dc, int flag)
+{
+    srv_conf(cmd)->revoke_at_logout = flag;
+    return NULL;
+}
+
 /* ---- directory directives ---- */
+
+static const char *set_unauth_action(cmd_parms *cmd, void *dcv, const char *arg)
+{
+    rts_dir_conf_t *dc = dcv;
+
+    if (!strcasecmp(arg, "auto")) {
+        dc->unauth_action = RTS_UNAUTH_AUTO;
+    }
+    else if (!strcasecmp(arg, "login")) {
+        dc->unauth_action = RTS_UNAUTH_LOGIN;
+    }
+    else if (!strcmp(arg, "401")) {
+        dc->unauth_action = RTS_UNAUTH_401;
+    }
+    else if (!strcasecmp(arg, "pass")) {
+        dc->unauth_action = RTS_UNAUTH_PASS;
+    }
+    else {
+        return "RTSessionUnauthAction: expects auto, login, 401 or pass";
+    }
+    return NULL;
+}
 
 static const char *set_user_claim(cmd_parms *cmd, void *dcv, const char *arg)
 {
@@ -429,6 +542,24 @@ const command_rec rts_directives[] = {
                   "Bound of each call to the provider (default 10s)"),
     AP_INIT_TAKE1("RTSessionRefreshWindow", set_refresh_window, NULL, RSRC_CONF,
                   "Refresh when the access token expires within this (default 60s)"),
+    AP_INIT_TAKE1("RTSessionIdleTimeout", set_idle_timeout, NULL, RSRC_CONF,
+                  "A session unused this long ends (default 1h; off)"),
+    AP_INIT_TAKE1("RTSessionMaxLifetime", set_max_lifetime, NULL, RSRC_CONF,
+                  "Absolute session lifetime from login (default 8h)"),
+    AP_INIT_TAKE1("RTSessionTouchInterval", set_touch_interval, NULL, RSRC_CONF,
+                  "The idle timeout slides at most once per this (default 5min)"),
+    AP_INIT_TAKE1("RTSessionLogoutPath", set_logout_path, NULL, RSRC_CONF,
+                  "Path of the logout endpoint (default: none)"),
+    AP_INIT_TAKE1("RTSessionBackchannelLogoutPath", set_backchannel_path, NULL, RSRC_CONF,
+                  "Path of the back-channel logout endpoint (default: none)"),
+    AP_INIT_TAKE1("RTSessionLogoutRedirect", set_logout_redirect, NULL, RSRC_CONF,
+                  "Where the browser goes after logout (default /)"),
+    AP_INIT_FLAG("RTSessionLogoutAtProvider", set_logout_at_provider, NULL, RSRC_CONF,
+                 "Also end the provider's session (RP-initiated logout; default on)"),
+    AP_INIT_FLAG("RTSessionRevokeOnLogout", set_revoke_at_logout, NULL, RSRC_CONF,
+                 "Revoke the tokens at the provider on logout (default on)"),
+    AP_INIT_TAKE1("RTSessionUnauthAction", set_unauth_action, NULL, OR_AUTHCFG,
+                  "Without a session: auto (default), login, 401 or pass"),
     AP_INIT_TAKE1("RTSessionUserClaim", set_user_claim, NULL, OR_AUTHCFG,
                   "Claim that becomes REMOTE_USER (default sub)"),
     AP_INIT_TAKE1("RTSessionUserHeader", set_user_header, NULL, OR_AUTHCFG,
@@ -558,7 +689,21 @@ int rts_config_build(apr_pool_t *p, server_rec *s)
         /* the intent must outlive the token call it covers */
         c->lock_ttl = c->http_timeout + apr_time_from_sec(5);
         c->pending_ttl = apr_time_from_sec(600);
-        c->session_max = apr_time_from_sec(8 * 3600);
+        c->session_max = sc->max_lifetime != RTS_UNSET ? sc->max_lifetime
+                                                       : DEFAULT_MAX_LIFETIME;
+        c->idle_timeout = sc->idle_timeout != RTS_UNSET ? sc->idle_timeout
+                                                        : DEFAULT_IDLE_TIMEOUT;
+        c->touch_interval = sc->touch_interval != RTS_UNSET ? sc->touch_interval
+                                                            : DEFAULT_TOUCH_INTERVAL;
+        c->logout_path = sc->logout_path;
+        c->backchannel_path = sc->backchannel_path;
+        c->logout_redirect = sc->logout_redirect ? sc->logout_redirect : "/";
+        c->logout_at_provider = sc->logout_at_provider != 0;
+        c->revoke_at_logout = sc->revoke_at_logout != 0;
+        /* at least two chances to slide before an active session idles out */
+        if (c->idle_timeout > 0 && c->touch_interval > c->idle_timeout / 2) {
+            c->touch_interval = c->idle_timeout / 2 > 0 ? c->idle_timeout / 2 : 1;
+        }
         c->metadata_ttl = apr_time_from_sec(3600);
         c->jwks_min_refetch = apr_time_from_sec(10);
         c->allowed_algs = default_algs;

@@ -26,6 +26,14 @@ typedef struct rts_srv_conf_t {
     apr_interval_time_t http_timeout;  /* RTS_UNSET when unset */
     apr_interval_time_t refresh_window;
     apr_interval_time_t memcached_timeout;
+    apr_interval_time_t idle_timeout;  /* 0: off */
+    apr_interval_time_t max_lifetime;
+    apr_interval_time_t touch_interval;
+    const char *logout_path;           /* NULL: no logout endpoint */
+    const char *logout_redirect;
+    int logout_at_provider;            /* RTS_UNSET, 0 or 1 */
+    int revoke_at_logout;
+    const char *backchannel_path;      /* NULL: no back-channel logout endpoint */
     /* built at post_config */
     rts_config_t *core;
     const char *callback_path;
@@ -33,6 +41,7 @@ typedef struct rts_srv_conf_t {
     rts_store_t *store;
     rts_http_t *http;
     rts_provider_t *provider;
+    rts_touch_memo_t *touch_memo;
 } rts_srv_conf_t;
 
 typedef struct rts_claim_header_t {
@@ -40,11 +49,20 @@ typedef struct rts_claim_header_t {
     const char *claim;
 } rts_claim_header_t;
 
+/* What a request without a session gets (RTSessionUnauthAction). */
+typedef enum {
+    RTS_UNAUTH_AUTO = 0,               /* navigations log in, anything else 401 */
+    RTS_UNAUTH_LOGIN,
+    RTS_UNAUTH_401,
+    RTS_UNAUTH_PASS                    /* goes on without identity */
+} rts_unauth_action_t;
+
 typedef struct rts_dir_conf_t {
     const char *user_claim;
     const char *user_header;           /* "" means off */
     const char *at_header;             /* "" means off */
     apr_array_header_t *claim_headers; /* of rts_claim_header_t; NULL when unset */
+    int unauth_action;                 /* rts_unauth_action_t or RTS_UNSET */
 } rts_dir_conf_t;
 
 extern const command_rec rts_directives[];
@@ -61,6 +79,7 @@ rts_dir_conf_t *rts_config_dir(const request_rec *r);
 const char *rts_config_user_claim(const rts_dir_conf_t *dc);
 const char *rts_config_user_header(const rts_dir_conf_t *dc);
 const char *rts_config_at_header(const rts_dir_conf_t *dc);
+rts_unauth_action_t rts_config_unauth_action(const rts_dir_conf_t *dc);
 
 /* Checks every server that uses the module; logs each problem naming the directive and
  * returns non-OK so that startup and `apachectl configtest` fail. */

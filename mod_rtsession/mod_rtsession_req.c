@@ -7,9 +7,11 @@
 #include <http_request.h>
 #include "mod_rtsession_private.h"
 #include "mod_rtsession_req.h"
+#include "mod_rtsession_status.h"
 #include "rts_log.h"
 #include "rts_cookie.h"
 #include "rts_json.h"
+#include "rts_logout.h"
 
 #define MAX_HEADER_VALUE 8192
 
@@ -22,12 +24,24 @@ static int req_is_level(void *baton, int level)
     return APLOG_R_MODULE_IS_LEVEL(r, APLOG_MODULE_INDEX, level);
 }
 
+/* The request's id: mod_unique_id's when it is loaded, httpd's own otherwise (both through
+ * the generate_log_id hook, as ErrorLogFormat's %L does), made on first use. */
+const char *rts_req_log_id(request_rec *r)
+{
+    if (!r->log_id) {
+        ap_run_generate_log_id(r->connection, r, &r->log_id);
+    }
+    return r->log_id ? r->log_id : "-";
+}
+
 static void req_print(void *baton, const char *file, int line, int level, apr_status_t rv,
                       const char *msg)
 {
     request_rec *r = baton;
 
-    ap_log_rerror_(file, line, APLOG_MODULE_INDEX, level, rv, r, "%s", msg);
+    /* on every line, whatever the ErrorLogFormat, so an error page's reference finds it */
+    ap_log_rerror_(file, line, APLOG_MODULE_INDEX, level, rv, r, "[rid %s] %s",
+                   rts_req_log_id(r), msg);
 }
 
 static int srv_is_level(void *baton, int level)
@@ -69,6 +83,8 @@ rts_ctx_t *rts_req_ctx(request_rec *r, rts_srv_conf_t *sc)
     ctx->http = sc->http;
     ctx->cfg = sc->core;
     ctx->provider = sc->provider;
+    ctx->touch_memo = sc->touch_memo;
+    rts_status_attach(ctx);
     return ctx;
 }
 
@@ -159,8 +175,26 @@ int rts_req_respond(request_rec *r, const rts_outcome_t *out)
                      status_title(out->http_status), status_title(out->http_status),
                      ap_escape_html(r->pool, out->result.description
                                              ? out->result.description : "An error occurred."),
-                     ap_escape_html(r->pool, r->log_id ? r->log_id : "-")));
+                     ap_escape_html(r->pool, rts_req_log_id(r))));
     return out->http_status;
+}
+
+int rts_req_pass_anonymous(request_rec *r, const rts_outcome_t *out)
+{
+    int i;
+
+    /* a dead session's cookie is still cleared */
+    for (i = 0; i < out->set_cookies->nelts; i++) {
+        apr_table_add(r->err_headers_out, "Set-Cookie",
+                      APR_ARRAY_IDX(out->set_cookies, i, const char *));
+    }
+    if (out->set_cookies->nelts) {
+        apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    }
+    /* "" satisfies Require valid-user without naming anyone; no identity is injected */
+    r->user = "";
+    r->ap_auth_type = "rtsession";
+    return OK;
 }
 
 /* ---- headers for the backend ---- */
@@ -224,13 +258,15 @@ void rts_req_scrub(request_rec *r, const rts_srv_conf_t *sc, const rts_dir_conf_
     /* the module's own cookies never reach the backend */
     cookie = apr_table_get(r->headers_in, "Cookie");
     if (cookie && sc->core) {
-        const char *names[5];
+        const char *names[7];
         const char *rest;
         names[0] = rts_flow_session_cookie(r->pool, sc->core, 1);
         names[1] = rts_flow_session_cookie(r->pool, sc->core, 0);
         names[2] = rts_flow_pending_cookie(r->pool, sc->core, 1);
         names[3] = rts_flow_pending_cookie(r->pool, sc->core, 0);
-        names[4] = NULL;
+        names[4] = rts_logout_cookie(r->pool, sc->core, 1);
+        names[5] = rts_logout_cookie(r->pool, sc->core, 0);
+        names[6] = NULL;
         rest = rts_cookie_strip(r->pool, cookie, names);
         if (rest) {
             apr_table_setn(r->headers_in, "Cookie", rest);
@@ -274,6 +310,11 @@ static const char *claim_value(apr_pool_t *p, const json_t *v)
         }
     }
     return clean;
+}
+
+const char *rts_req_claim_value(apr_pool_t *p, const json_t *v)
+{
+    return claim_value(p, v);
 }
 
 void rts_req_inject(request_rec *r, const rts_dir_conf_t *dc, const rts_outcome_t *out)

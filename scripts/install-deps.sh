@@ -32,6 +32,17 @@ if ((${#missing[@]})); then
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# The browser tests (tests/browser, test_900_browser.py) use Debian's chromium; they skip,
+# saying so, where it cannot be installed, so a failure here is not fatal.
+if [[ ! -x /usr/bin/chromium && $(id -u) -eq 0 ]]; then
+  echo "install-deps: installing chromium"
+  if [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -n1) ]]; then
+    apt-get update -q || true
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+    || echo "install-deps: chromium could not be installed; the browser tests will skip" >&2
+fi
+
 # apt starts the services on install: the tests start their own on free ports, so stop
 # these and keep them from coming back at boot.
 if [[ $(id -u) -eq 0 ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
@@ -52,5 +63,17 @@ op=tests/op
 if [[ ! -d $op/node_modules || $op/package-lock.json -nt $op/node_modules/.package-lock.json ]]; then
   echo "install-deps: npm ci in $op"
   (cd "$op" && npm ci --no-audit --no-fund)
+fi
+# playwright-core for the browser tests (it drives /usr/bin/chromium; no browser download).
+br=tests/browser
+if [[ ! -d $br/node_modules || $br/package-lock.json -nt $br/node_modules/.package-lock.json ]]; then
+  echo "install-deps: npm ci in $br"
+  (cd "$br" && npm ci --no-audit --no-fund)
+fi
+# jose for the hostile OpenID Provider (tests/hostile_op, test_600_hostile_op.py).
+ho=tests/hostile_op
+if [[ ! -d $ho/node_modules || $ho/package-lock.json -nt $ho/node_modules/.package-lock.json ]]; then
+  echo "install-deps: npm ci in $ho"
+  (cd "$ho" && npm ci --no-audit --no-fund)
 fi
 echo "install-deps: ok (node $(node --version), npm $(npm --version))"

@@ -30,6 +30,43 @@ for mpm in worker prefork; do
   RTS_MPM=$mpm run_pytest -m mpm tests/integration || status=1
 done
 
+# ASan + UBSan: a second build in build-san/ (a copy of the sources without build products,
+# since configure refuses an out-of-tree build of a configured tree), loaded into Debian's
+# apache2 with libasan preloaded (httpd only: rtstest/httpd.py sets LD_PRELOAD from
+# RTS_HTTPD_PRELOAD). Leak detection is off: httpd frees pools wholesale at exit and LSan
+# reports those by the hundred. Any ASan/UBSan report in an error log fails the test that saw
+# it (conftest.py) and the run (the grep below). The fuzz corpora are replayed under it too.
+san_run() {
+  local src=build-san/src gen=build-san/gen
+  rm -rf build-san && mkdir -p "$src"
+  tar --exclude=./build-san --exclude=./.git --exclude=./tests/gen --exclude=node_modules \
+      --exclude='*.o' --exclude='*.lo' --exclude='*.la' --exclude=.libs --exclude=.deps \
+      --exclude=./Makefile --exclude='*/Makefile' --exclude=config.status --exclude=config.log \
+      --exclude=./libtool --exclude=./config.h --exclude=./stamp-h1 --exclude='*.log' \
+      --exclude='*.trs' --exclude=./tests/unit/rts_unit --exclude=./tests/fuzz/rts_fuzz_replay \
+      --exclude=./tests/fuzz/out \
+      -cf - . | tar -C "$src" -xf -
+  (cd "$src" && ./configure -q --enable-sanitizers && make -j"$(nproc 2>/dev/null || echo 2)" >/dev/null) || return 1
+  make -C "$src/tests" fuzz/rts_fuzz_replay >/dev/null \
+    && (cd "$src/tests" && srcdir=. sh fuzz/replay.sh) || return 1
+  local rc=0
+  RTS_MPM=event RTS_GEN_DIR="$PWD/$gen" RTS_MODULE="$PWD/$src/mod_rtsession/.libs/mod_rtsession.so" \
+  RTS_HTTPD_PRELOAD=/usr/lib/x86_64-linux-gnu/libasan.so.8 \
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_pytest tests/integration/test_100_login.py tests/integration/test_110_errors.py \
+      tests/integration/test_300_refresh.py \
+      tests/integration/test_600_hostile_op.py tests/integration/test_610_secrecy.py || rc=1
+  if grep -lE '==[0-9]+==ERROR: (Address|Leak)Sanitizer|runtime error: ' "$gen"/httpd-*/logs/error_log; then
+    echo "sanitizer reports in the error logs above" >&2
+    rc=1
+  fi
+  return $rc
+}
+
+echo "== sanitizer build (ASan+UBSan, build-san/): fuzz corpora, login, errors, refresh, hostile-OP, secrecy tests"
+san_run || status=1
+
 echo "== integration tests, RTS_MPM=event"
 RTS_MPM=event run_pytest tests/integration || status=1
 exit $status

@@ -25,6 +25,8 @@ typedef struct rts_store_t rts_store_t;
 typedef struct rts_http_t rts_http_t;
 typedef struct rts_config_t rts_config_t;
 typedef struct rts_provider_t rts_provider_t;
+typedef struct rts_touch_memo_t rts_touch_memo_t;
+typedef struct rts_metrics_t rts_metrics_t;
 
 /* A clock the tests can control. Returns microseconds since the epoch, like apr_time_now(). */
 typedef apr_time_t rts_clock_fn(void *baton);
@@ -42,6 +44,8 @@ typedef struct rts_ctx_t {
     /* Sleeps while a waiter polls; the tests replace it to advance the fake clock. */
     void (*sleep)(void *baton, apr_interval_time_t t);
     void *sleep_baton;
+    rts_touch_memo_t *touch_memo;  /* per-child idle-slide memo; NULL: touch whenever due */
+    rts_metrics_t *metrics;        /* shared counters (rts_metrics.h); NULL counts nothing */
 } rts_ctx_t;
 
 apr_time_t rts_now(const rts_ctx_t *ctx);

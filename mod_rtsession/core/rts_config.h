@@ -36,11 +36,18 @@ struct rts_config_t {
     apr_interval_time_t lock_ttl;      /* refresh intent lifetime; > http_timeout */
     apr_interval_time_t pending_ttl;   /* lifetime of a pending login (state) */
     apr_interval_time_t session_max;   /* absolute session lifetime */
+    apr_interval_time_t idle_timeout;  /* a session unused this long ends; 0: none */
+    apr_interval_time_t touch_interval;/* the idle timeout slides at most once per this */
     apr_interval_time_t metadata_ttl;  /* how long discovery + JWKS are cached */
     apr_interval_time_t jwks_min_refetch; /* at most one JWKS refetch per this, on unknown kid */
     const char *const *allowed_algs;   /* NULL-terminated */
     apr_array_header_t *secrets;       /* of rts_secret_t; the first seals, all open */
     const char *cookie_name;           /* base name; "__Host-" is prefixed on https */
+    const char *logout_path;           /* local logout endpoint; NULL: none */
+    const char *logout_redirect;       /* where logout ends: a path or an absolute URL */
+    int logout_at_provider;            /* RP-initiated logout when end_session_endpoint exists */
+    int revoke_at_logout;              /* RFC 7009 revocation when revocation_endpoint exists */
+    const char *backchannel_path;      /* back-channel logout endpoint; NULL: none (no index) */
 };
 
 #endif

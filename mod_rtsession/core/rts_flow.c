@@ -4,10 +4,13 @@
 #include "rts.h"
 #include "rts_flow.h"
 #include "rts_authreq.h"
+#include "rts_backchannel.h"
 #include "rts_config.h"
 #include "rts_cookie.h"
 #include "rts_json.h"
+#include "rts_lifetime.h"
 #include "rts_log.h"
+#include "rts_metrics.h"
 #include "rts_oidc.h"
 #include "rts_provider.h"
 #include "rts_refresh.h"
@@ -48,6 +51,9 @@ const char *rts_flow_callback_path(apr_pool_t *p, const rts_config_t *cfg)
     return q ? apr_pstrmemdup(p, u, (apr_size_t)(q - u)) : u;
 }
 
+static apr_status_t out_error(rts_ctx_t *ctx, rts_outcome_t *out, int status, const char *error,
+                              const char *description);
+
 static void out_init(rts_ctx_t *ctx, rts_outcome_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -60,6 +66,23 @@ static void add_cookie(rts_ctx_t *ctx, rts_outcome_t *out, const char *name, con
 {
     APR_ARRAY_PUSH(out->set_cookies, const char *) =
         rts_cookie_build(ctx->pool, name, value, secure, max_age);
+}
+
+void rts_flow_out_init(rts_ctx_t *ctx, rts_outcome_t *out)
+{
+    out_init(ctx, out);
+}
+
+void rts_flow_add_cookie(rts_ctx_t *ctx, rts_outcome_t *out, const char *name, const char *value,
+                         int secure, apr_int64_t max_age)
+{
+    add_cookie(ctx, out, name, value, secure, max_age);
+}
+
+apr_status_t rts_flow_out_error(rts_ctx_t *ctx, rts_outcome_t *out, int status,
+                                const char *error, const char *description)
+{
+    return out_error(ctx, out, status, error, description);
 }
 
 static apr_status_t out_error(rts_ctx_t *ctx, rts_outcome_t *out, int status, const char *error,
@@ -94,6 +117,7 @@ static apr_status_t start_login(rts_ctx_t *ctx, const rts_req_t *req, rts_outcom
     }
     rv = rts_provider_meta(ctx, &meta, &out->result);
     if (rv != APR_SUCCESS) {
+        rts_metric_login_failed(ctx, "provider_unavailable");
         return out_error(ctx, out, 502, "provider_unavailable",
                          "the identity provider could not be reached");
     }
@@ -104,12 +128,14 @@ static apr_status_t start_login(rts_ctx_t *ctx, const rts_req_t *req, rts_outcom
     if (rv != APR_SUCCESS) {
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
                        RTS_LOGNO(10001) "could not store a pending login");
+        rts_metric_login_failed(ctx, "store_unavailable");
         return out_error(ctx, out, 503, "store_unavailable", "the session store is unavailable");
     }
     add_cookie(ctx, out, rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), pending->state,
                req->secure, apr_time_sec(ctx->cfg->pending_ttl));
     out->kind = RTS_OUT_REDIRECT;
     out->http_status = 302;
+    rts_metric_inc(ctx, RTS_M_LOGIN_STARTED);
     out->location = rts_authreq_url(ctx->pool, meta->authorization_endpoint, ctx->cfg->client_id,
                                     rts_flow_redirect_uri(ctx->pool, ctx->cfg, req),
                                     ctx->cfg->scope, pending);
@@ -134,6 +160,8 @@ apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     const char *id = NULL;
     rts_session_t *s;
     rts_refresh_outcome_t refreshed;
+    rts_lifetime_verdict_t lifetime;
+    int touched;
     apr_status_t rv;
 
     out_init(ctx, out);
@@ -165,7 +193,13 @@ apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_out
                        RTS_LOGNO(10004) "session store unavailable while loading a session");
         return out_error(ctx, out, 503, "store_unavailable", "the session store is unavailable");
     }
-    if (s->created + ctx->cfg->session_max <= rts_now(ctx)) {
+    lifetime = rts_lifetime_check(ctx, s, rts_now(ctx));
+    if (lifetime != RTS_LIFETIME_OK) {
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_INFO, 0,
+                       RTS_LOGNO(10501) "session %s ended: %s",
+                       rts_log_fingerprint(ctx->pool, id),
+                       lifetime == RTS_LIFETIME_MAX ? "maximum lifetime reached"
+                                                    : "refresh token expired");
         rts_session_delete(ctx, s);
         return restart_login(ctx, req, out);
     }
@@ -179,6 +213,11 @@ apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     case RTS_REFRESH_UNAVAILABLE:
         return out_error(ctx, out, 503, "refresh_unavailable",
                          "your session could not be renewed right now; please retry shortly");
+    case RTS_REFRESH_NOT_DUE:
+    case RTS_REFRESH_DEFERRED:
+        /* a refresh rewrote the record (and its expiry) already; otherwise slide */
+        rts_lifetime_slide(ctx, s, &touched);
+        break;
     default:
         break;
     }
@@ -199,6 +238,7 @@ static apr_status_t callback_error(rts_ctx_t *ctx, const rts_req_t *req, rts_out
                    error, description,
                    out->result.description ? ": " : "",
                    out->result.description ? out->result.description : "");
+    rts_metric_login_failed(ctx, error);
     if (clear_pending) {
         add_cookie(ctx, out, rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), "",
                    req->secure, 0);
@@ -227,6 +267,7 @@ static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_out
         s->rt_expires = started + apr_time_from_sec(tokens->refresh_expires_in);
     }
     s->created = rts_now(ctx);
+    s->sid = rts_json_str(claims, "sid");
     /* A fresh id at every login (no fixation); add never overwrites another session. */
     for (attempt = 0; attempt < 2; attempt++) {
         if ((rv = rts_session_new_id(ctx->pool, &s->id)) != APR_SUCCESS) {
@@ -243,6 +284,9 @@ static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_out
         return callback_error(ctx, req, out, 503, "store_unavailable",
                               "the session store is unavailable", 1);
     }
+    if (ctx->cfg->backchannel_path) {
+        rts_backchannel_index_add(ctx, s);   /* logged; the login goes on without it */
+    }
     add_cookie(ctx, out, rts_flow_session_cookie(ctx->pool, ctx->cfg, req->secure), s->id,
                req->secure, -1);
     add_cookie(ctx, out, rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), "",
@@ -254,6 +298,7 @@ static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_INFO, 0,
                    RTS_LOGNO(10011) "login completed: session %s created",
                    rts_log_fingerprint(ctx->pool, s->id));
+    rts_metric_inc(ctx, RTS_M_LOGIN_COMPLETED);
     return APR_SUCCESS;
 }
 

@@ -46,6 +46,14 @@ const char *rts_flow_redirect_uri(apr_pool_t *p, const rts_config_t *cfg, const 
 /* The path part of the configured redirect URI (what the callback is recognised by). */
 const char *rts_flow_callback_path(apr_pool_t *p, const rts_config_t *cfg);
 
+/* Outcome helpers for other request handlers of the core (logout): a fresh outcome, a
+ * Set-Cookie (max_age < 0: session cookie, 0: delete), an error page outcome. */
+void rts_flow_out_init(rts_ctx_t *ctx, rts_outcome_t *out);
+void rts_flow_add_cookie(rts_ctx_t *ctx, rts_outcome_t *out, const char *name, const char *value,
+                         int secure, apr_int64_t max_age);
+apr_status_t rts_flow_out_error(rts_ctx_t *ctx, rts_outcome_t *out, int status,
+                                const char *error, const char *description);
+
 /* A protected request: the session by cookie, refreshed when due; or the start of a login. */
 apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out);
 /* The redirect URI: check state, redeem the code, validate the ID token, create the session. */

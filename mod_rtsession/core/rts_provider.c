@@ -8,6 +8,7 @@
 #include "rts_http.h"
 #include "rts_json.h"
 #include "rts_log.h"
+#include "rts_metrics.h"
 
 #define FAIL_FAST_FOR apr_time_from_sec(5)
 
@@ -220,6 +221,7 @@ apr_status_t rts_provider_meta(rts_ctx_t *ctx, const rts_provider_meta_t **pmeta
     }
     else {
         prov->meta_failed = now;
+        rts_metric_inc(ctx, RTS_M_PROVIDER_ERRORS_DISCOVERY);
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
                        RTS_LOGNO(10020) "provider metadata: %s", res->description);
     }
@@ -281,6 +283,7 @@ apr_status_t rts_provider_jwks(rts_ctx_t *ctx, int refetch, const rts_jwks_t **p
         }
     }
     if (rv != APR_SUCCESS) {
+        rts_metric_inc(ctx, RTS_M_PROVIDER_ERRORS_JWKS);
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
                        RTS_LOGNO(10021) "provider JWKS: %s", res->description);
         if (prov->jwks) {

@@ -7,6 +7,7 @@
 #include "rts_config.h"
 #include "rts_json.h"
 #include "rts_log.h"
+#include "rts_metrics.h"
 #include "rts_oidc.h"
 #include "rts_provider.h"
 #include "rts_token.h"
@@ -40,7 +41,8 @@ apr_time_t rts_refresh_at_expiry(apr_pool_t *p, const char *access_token, apr_in
     if (!access_token || !(dot1 = strchr(access_token, '.')) || !(dot2 = strchr(dot1 + 1, '.'))
         || rts_b64url_decode(p, dot1 + 1, (apr_size_t)(dot2 - dot1 - 1), &payload, &len) != APR_SUCCESS
         || rts_json_parse_object(p, (const char *)payload, len, 16384, &claims) != APR_SUCCESS
-        || rts_json_int(claims, "exp", &exp) != APR_SUCCESS || exp <= 0) {
+        || rts_json_int(claims, "exp", &exp) != APR_SUCCESS || exp <= 0
+        || exp > 253402300799LL) {   /* past year 9999: unknown, not a signed overflow */
         return 0;
     }
     return apr_time_from_sec(exp);
@@ -147,6 +149,7 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, rts_session_t **p
     apr_time_t started = rts_now(ctx);
     apr_status_t rv;
 
+    rts_metric_inc(ctx, RTS_M_REFRESH_STARTED);
     rv = rts_provider_meta(ctx, &meta, res);
     if (rv == APR_SUCCESS) {
         rv = rts_token_refresh(ctx, meta->token_endpoint, mine->refresh_token, &tokens, res);
@@ -164,6 +167,8 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, rts_session_t **p
                        RTS_LOGNO(10053) "session %s ended: the provider refused its refresh token "
                        "(invalid_grant: expired, revoked, or possible refresh-token reuse)",
                        rts_log_fingerprint(ctx->pool, mine->id));
+        rts_metric_inc(ctx, RTS_M_REFRESH_FAILED_INVALID_GRANT);
+        rts_metric_inc(ctx, RTS_M_SESSIONS_ENDED_REUSE);
         return end_session(ctx, mine, pout);
     }
     if (rv != APR_SUCCESS) {
@@ -171,6 +176,7 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, rts_session_t **p
                        RTS_LOGNO(10054) "refresh failed for session %s, session kept: %s",
                        rts_log_fingerprint(ctx->pool, mine->id),
                        res->description ? res->description : "unknown error");
+        rts_metric_inc(ctx, RTS_M_REFRESH_FAILED_PROVIDER_ERROR);
         release_intent(ctx, mine);
         *pout = at_valid(mine, rts_now(ctx)) ? RTS_REFRESH_DEFERRED : RTS_REFRESH_UNAVAILABLE;
         return APR_SUCCESS;
@@ -198,6 +204,7 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, rts_session_t **p
                            RTS_LOGNO(10055) "session %s ended: the ID token of a refresh was "
                            "rejected: %s", rts_log_fingerprint(ctx->pool, mine->id),
                            res->description ? res->description : "invalid");
+            rts_metric_inc(ctx, RTS_M_REFRESH_FAILED_ID_TOKEN_REJECTED);
             return end_session(ctx, mine, pout);
         }
         next->id_token = tokens->id_token;
@@ -210,6 +217,7 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, rts_session_t **p
                        RTS_LOGNO(10056) "refreshed tokens of session %s could not be stored",
                        rts_log_fingerprint(ctx->pool, mine->id));
         *pout = RTS_REFRESH_UNAVAILABLE;
+        rts_metric_inc(ctx, RTS_M_REFRESH_FAILED_STORE_ERROR);
         rts_result_set(res, ctx->pool, rv, 503, "store_unavailable",
                               "the session store failed while saving refreshed tokens");
         return APR_SUCCESS;
@@ -218,6 +226,7 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, rts_session_t **p
                    RTS_LOGNO(10057) "session %s refreshed to generation %" APR_INT64_T_FMT
                    " in %" APR_TIME_T_FMT " ms", rts_log_fingerprint(ctx->pool, mine->id),
                    next->gen, apr_time_as_msec(rts_now(ctx) - started));
+    rts_metric_inc(ctx, RTS_M_REFRESH_SUCCEEDED);
     return APR_SUCCESS;
 }
 
@@ -229,6 +238,7 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
     apr_time_t now = rts_now(ctx);
     /* A waiter waits at most one intent lifetime, then takes over the refresh itself. */
     apr_time_t give_up = now + ctx->cfg->lock_ttl + apr_time_from_sec(1);
+    apr_time_t waiting_since = 0;
     apr_status_t rv;
 
     *pout = RTS_REFRESH_NOT_DUE;
@@ -260,11 +270,12 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
             if (now >= give_up) {
                 *ps = s;
                 *pout = RTS_REFRESH_UNAVAILABLE;
+                rts_metric_inc(ctx, RTS_M_REFRESH_FAILED_WAIT_TIMEOUT);
                 rts_result_set(res, ctx->pool, APR_TIMEUP, 503, "refresh_in_progress",
                                       "waited too long for another request's refresh");
                 return APR_SUCCESS;
             }
-            rts_sleep(ctx, RTS_REFRESH_POLL);
+            rts_metric_sleep(ctx, RTS_REFRESH_POLL);
             waited = 1;
         }
         if (!waited) {
@@ -294,6 +305,7 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
             }
         }
         /* Lost the race, or waiting: read the current version. */
+        rts_metric_waiting(ctx, &waiting_since);
         rv = reload(ctx, &s);
         if (rv == APR_ENOENT) {
             *pout = RTS_REFRESH_ENDED;

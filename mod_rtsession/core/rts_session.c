@@ -7,6 +7,7 @@
 #include "rts_store.h"
 #include "rts_crypto.h"
 #include "rts_json.h"
+#include "rts_lifetime.h"
 #include "rts_util.h"
 
 #define SESSION_MAX_PLAIN (48 * 1024)
@@ -97,6 +98,8 @@ apr_status_t rts_session_seal(apr_pool_t *p, const rts_config_t *cfg, rts_sessio
     json_set_time(o, "ae", s->at_expires);
     json_set_time(o, "re", s->rt_expires);
     json_set_time(o, "c", s->created);
+    json_set_time(o, "t", s->seen);
+    json_set_str(o, "sid", s->sid);
     json_set_str(o, "lo", s->lock_owner);
     json_set_time(o, "lu", s->lock_until);
     plain = rts_json_dump(p, o, &plain_len);
@@ -122,7 +125,9 @@ static apr_time_t json_get_time(const json_t *o, const char *k)
 {
     apr_int64_t ms;
 
-    return rts_json_int(o, k, &ms) == APR_SUCCESS && ms > 0 ? (apr_time_t)ms * 1000 : 0;
+    /* bounded (year 9999) before scaling: no signed overflow on a corrupt record (fuzzing) */
+    return rts_json_int(o, k, &ms) == APR_SUCCESS && ms > 0 && ms <= 253402300799000LL
+           ? (apr_time_t)ms * 1000 : 0;
 }
 
 apr_status_t rts_session_open(apr_pool_t *p, const rts_secret_t *secret, const char *id,
@@ -164,6 +169,8 @@ apr_status_t rts_session_open(apr_pool_t *p, const rts_secret_t *secret, const c
     s->at_expires = json_get_time(o, "ae");
     s->rt_expires = json_get_time(o, "re");
     s->created = json_get_time(o, "c");
+    s->seen = json_get_time(o, "t");
+    s->sid = rts_json_str(o, "sid");
     s->lock_owner = rts_json_str(o, "lo");
     s->lock_until = json_get_time(o, "lu");
     *ps = s;
@@ -201,26 +208,17 @@ apr_status_t rts_session_load(rts_ctx_t *ctx, const char *id, rts_session_t **ps
 
 apr_uint32_t rts_session_ttl(const rts_ctx_t *ctx, const rts_session_t *s)
 {
-    apr_time_t end = s->created + ctx->cfg->session_max;
-    apr_time_t now = rts_now(ctx);
-    apr_int64_t secs = (apr_int64_t)apr_time_sec(end - now) + 1;
-
-    if (secs < 1) {
-        secs = 1;
-    }
-    /* memcached reads larger values as absolute times */
-    if (secs > 30 * 24 * 3600) {
-        secs = 30 * 24 * 3600;
-    }
-    return (apr_uint32_t)secs;
+    return rts_lifetime_ttl(ctx, s, rts_now(ctx));
 }
 
 apr_status_t rts_session_cas(rts_ctx_t *ctx, rts_session_t *s)
 {
     const char *val;
     apr_size_t len;
-    apr_status_t rv = rts_session_seal(ctx->pool, ctx->cfg, s, &val, &len);
+    apr_status_t rv;
 
+    s->seen = rts_now(ctx);   /* every write is activity: the idle deadline restarts */
+    rv = rts_session_seal(ctx->pool, ctx->cfg, s, &val, &len);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -231,8 +229,10 @@ apr_status_t rts_session_add(rts_ctx_t *ctx, rts_session_t *s)
 {
     const char *val;
     apr_size_t len;
-    apr_status_t rv = rts_session_seal(ctx->pool, ctx->cfg, s, &val, &len);
+    apr_status_t rv;
 
+    s->seen = rts_now(ctx);   /* every write is activity: the idle deadline restarts */
+    rv = rts_session_seal(ctx->pool, ctx->cfg, s, &val, &len);
     if (rv != APR_SUCCESS) {
         return rv;
     }

@@ -27,6 +27,8 @@ typedef struct rts_session_t {
     apr_time_t at_expires;           /* 0: unknown */
     apr_time_t rt_expires;           /* 0: unknown */
     apr_time_t created;
+    apr_time_t seen;                 /* last write of the record: anchors the idle slide */
+    const char *sid;                 /* the provider's session id (ID token sid), NULL if none */
     const char *lock_owner;          /* refresh intent: who is spending refresh_token ... */
     apr_time_t lock_until;           /* ... and until when the intent holds */
 } rts_session_t;
@@ -57,7 +59,8 @@ apr_status_t rts_session_cas(rts_ctx_t *ctx, rts_session_t *s);
 /* Writes a new session with add. */
 apr_status_t rts_session_add(rts_ctx_t *ctx, rts_session_t *s);
 apr_status_t rts_session_delete(rts_ctx_t *ctx, rts_session_t *s);
-/* The item expiry for the store, in seconds: until the absolute end of the session. */
+/* The item expiry for the store, in seconds: the idle deadline, capped by the absolute end and
+ * the refresh token's expiry (rts_lifetime_ttl). */
 apr_uint32_t rts_session_ttl(const rts_ctx_t *ctx, const rts_session_t *s);
 
 /* The ID token's claims (payload decoded, not re-verified: it was verified when stored). */

@@ -21,7 +21,14 @@
 #define RTS_MC_RELATIVE_TTL_MAX (60 * 60 * 24 * 30)
 /* A failed server is not retried for this many seconds; operations on it fail at once. */
 #define RTS_MC_RETRY_TIMEOUT 3
-#define RTS_MC_FAILURE_LIMIT 2
+/* One connection failure ejects the server from the hash ring. With 2, every pooled
+ * connection (each has its own ring) answered 503 for its first seconds after a death. */
+#define RTS_MC_FAILURE_LIMIT 1
+/* An ejected server is probed again after this many seconds (a restarted one rejoins). */
+#define RTS_MC_DEAD_TIMEOUT 5
+/* Attempts of one operation while its server cannot be reached: the failure marks the
+ * server, the next attempt ejects it, the third goes to the server that now owns the key. */
+#define RTS_MC_ATTEMPTS 3
 
 typedef enum {
     RTS_MC_OP_GET, RTS_MC_OP_SET, RTS_MC_OP_ADD, RTS_MC_OP_CAS, RTS_MC_OP_DEL, RTS_MC_OP_TOUCH,
@@ -157,44 +164,30 @@ static apr_status_t rts_mc_acquire(rts_mc_t *mc, memcached_st **pm)
     return APR_SUCCESS;
 }
 
-static apr_status_t rts_mc_finish(rts_mc_t *mc, memcached_st *m, memcached_return_t rc,
-                                  rts_mc_op_t op)
+static apr_status_t rts_mc_result(memcached_st *m, memcached_return_t rc, rts_mc_op_t op)
 {
-    int err = rc == MEMCACHED_ERRNO ? memcached_last_error_errno(m) : 0;
-
-    memcached_pool_release(mc->mpool, m);
-    return rts_mc_status(rc, err, op);
+    return rts_mc_status(rc, rc == MEMCACHED_ERRNO ? memcached_last_error_errno(m) : 0, op);
 }
 
-static apr_status_t rts_mc_get(rts_store_t *s, apr_pool_t *p, const char *group_key,
-                               const char *key, const char **pval, apr_size_t *plen,
-                               apr_uint64_t *pcas)
+/* One get on m (not released here). */
+static apr_status_t rts_mc_get_on(memcached_st *m, apr_pool_t *p, const char *group,
+                                  const char *key, const char **pval, apr_size_t *plen,
+                                  apr_uint64_t *pcas)
 {
-    rts_mc_t *mc = s->impl;
-    memcached_st *m;
     memcached_result_st res_buf, *res;
     memcached_return_t rc;
-    const char *group;
-    size_t klen;
+    size_t klen = strlen(key);
     int found = 0, err = 0;
     apr_status_t rv;
 
-    if ((rv = rts_mc_check_keys(group_key, key, &group)) != APR_SUCCESS) {
-        return rv;
-    }
-    if ((rv = rts_mc_acquire(mc, &m)) != APR_SUCCESS) {
-        return rv;
-    }
-    klen = strlen(key);
     /* mget + fetch_result is the only way to see the CAS unique of a single get. */
     rc = memcached_mget_by_key(m, group, strlen(group), &key, &klen, 1);
     if (memcached_failed(rc)) {
-        return rts_mc_finish(mc, m, rc, RTS_MC_OP_GET);
+        return rts_mc_result(m, rc, RTS_MC_OP_GET);
     }
     /* Caller-owned result: fetch_result frees a library-allocated one when results end. */
     if ((res = memcached_result_create(m, &res_buf)) == NULL) {
         memcached_quit(m); /* drop the unread reply */
-        memcached_pool_release(mc->mpool, m);
         return APR_ENOMEM;
     }
     rv = APR_SUCCESS;
@@ -225,35 +218,19 @@ static apr_status_t rts_mc_get(rts_store_t *s, apr_pool_t *p, const char *group_
         err = memcached_last_error_errno(m);
     }
     memcached_result_free(res);
-    memcached_pool_release(mc->mpool, m);
     if (found) {
         return rv;
     }
     return rts_mc_status(rc, err, RTS_MC_OP_GET);
 }
 
-static apr_status_t rts_mc_store(rts_store_t *s, rts_mc_op_t op, const char *group_key,
-                                 const char *key, const char *val, apr_size_t len,
-                                 apr_uint32_t ttl, apr_uint64_t cas)
+/* One set, add or cas on m (not released here). */
+static apr_status_t rts_mc_store_on(memcached_st *m, rts_mc_op_t op, const char *group,
+                                    const char *key, const char *val, apr_size_t len,
+                                    apr_uint32_t ttl, apr_uint64_t cas)
 {
-    rts_mc_t *mc = s->impl;
-    memcached_st *m;
     memcached_return_t rc;
-    const char *group;
-    apr_status_t rv;
 
-    if ((rv = rts_mc_check_keys(group_key, key, &group)) != APR_SUCCESS) {
-        return rv;
-    }
-    if (val == NULL && len > 0) {
-        return APR_EINVAL;
-    }
-    if (len > RTS_STORE_MAX_VALUE) {
-        return RTS_ETOOLARGE;
-    }
-    if ((rv = rts_mc_acquire(mc, &m)) != APR_SUCCESS) {
-        return rv;
-    }
     switch (op) {
     case RTS_MC_OP_SET:
         rc = memcached_set_by_key(m, group, strlen(group), key, strlen(key), val, len,
@@ -268,7 +245,72 @@ static apr_status_t rts_mc_store(rts_store_t *s, rts_mc_op_t op, const char *gro
                                   rts_mc_expiry(ttl), 0, cas);
         break;
     }
-    return rts_mc_finish(mc, m, rc, op);
+    return rts_mc_result(m, rc, op);
+}
+
+/* Validates the keys and takes a memcached_st from the pool (release it when done). */
+static apr_status_t rts_mc_begin(rts_mc_t *mc, const char *group_key, const char *key,
+                                 const char **pgroup, memcached_st **pm)
+{
+    apr_status_t rv;
+
+    if ((rv = rts_mc_check_keys(group_key, key, pgroup)) != APR_SUCCESS) {
+        return rv;
+    }
+    return rts_mc_acquire(mc, pm);
+}
+
+/* Retry an operation on the same memcached_st while its server cannot be reached
+ * (APR_ECONNREFUSED): that memcached_st's ring ejects the server at its failure, so the next
+ * attempt goes to the server that now owns the key (another pooled memcached_st would still
+ * have its own, unaware ring). A retry is safe for every operation: get, set, delete and touch
+ * are idempotent, and a repeated add or cas can only fail (EEXIST, or ENOENT on the new owner). */
+#define RTS_MC_WITH_RETRY(rv, call) \
+    do { \
+        int attempt_; \
+        for (attempt_ = 1; ((rv) = (call)) == APR_ECONNREFUSED && attempt_ < RTS_MC_ATTEMPTS; \
+             ++attempt_) { \
+        } \
+    } while (0)
+
+static apr_status_t rts_mc_get(rts_store_t *s, apr_pool_t *p, const char *group_key,
+                               const char *key, const char **pval, apr_size_t *plen,
+                               apr_uint64_t *pcas)
+{
+    rts_mc_t *mc = s->impl;
+    memcached_st *m;
+    const char *group;
+    apr_status_t rv;
+
+    if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
+        return rv;
+    }
+    RTS_MC_WITH_RETRY(rv, rts_mc_get_on(m, p, group, key, pval, plen, pcas));
+    memcached_pool_release(mc->mpool, m);
+    return rv;
+}
+
+static apr_status_t rts_mc_store(rts_store_t *s, rts_mc_op_t op, const char *group_key,
+                                 const char *key, const char *val, apr_size_t len,
+                                 apr_uint32_t ttl, apr_uint64_t cas)
+{
+    rts_mc_t *mc = s->impl;
+    memcached_st *m;
+    const char *group;
+    apr_status_t rv;
+
+    if (val == NULL && len > 0) {
+        return APR_EINVAL;
+    }
+    if (len > RTS_STORE_MAX_VALUE) {
+        return RTS_ETOOLARGE;
+    }
+    if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
+        return rv;
+    }
+    RTS_MC_WITH_RETRY(rv, rts_mc_store_on(m, op, group, key, val, len, ttl, cas));
+    memcached_pool_release(mc->mpool, m);
+    return rv;
 }
 
 static apr_status_t rts_mc_set(rts_store_t *s, const char *group_key, const char *key,
@@ -297,14 +339,14 @@ static apr_status_t rts_mc_del(rts_store_t *s, const char *group_key, const char
     const char *group;
     apr_status_t rv;
 
-    if ((rv = rts_mc_check_keys(group_key, key, &group)) != APR_SUCCESS) {
+    if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = rts_mc_acquire(mc, &m)) != APR_SUCCESS) {
-        return rv;
-    }
-    return rts_mc_finish(mc, m, memcached_delete_by_key(m, group, strlen(group), key,
-                                                        strlen(key), 0), RTS_MC_OP_DEL);
+    RTS_MC_WITH_RETRY(rv, rts_mc_result(m, memcached_delete_by_key(m, group, strlen(group), key,
+                                                                   strlen(key), 0),
+                                        RTS_MC_OP_DEL));
+    memcached_pool_release(mc->mpool, m);
+    return rv;
 }
 
 static apr_status_t rts_mc_touch(rts_store_t *s, const char *group_key, const char *key,
@@ -315,15 +357,15 @@ static apr_status_t rts_mc_touch(rts_store_t *s, const char *group_key, const ch
     const char *group;
     apr_status_t rv;
 
-    if ((rv = rts_mc_check_keys(group_key, key, &group)) != APR_SUCCESS) {
+    if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = rts_mc_acquire(mc, &m)) != APR_SUCCESS) {
-        return rv;
-    }
-    return rts_mc_finish(mc, m, memcached_touch_by_key(m, group, strlen(group), key,
-                                                       strlen(key), rts_mc_expiry(ttl)),
-                         RTS_MC_OP_TOUCH);
+    RTS_MC_WITH_RETRY(rv, rts_mc_result(m, memcached_touch_by_key(m, group, strlen(group), key,
+                                                                  strlen(key),
+                                                                  rts_mc_expiry(ttl)),
+                                        RTS_MC_OP_TOUCH));
+    memcached_pool_release(mc->mpool, m);
+    return rv;
 }
 
 static apr_status_t rts_mc_cleanup(void *data)
@@ -450,7 +492,13 @@ apr_status_t rts_store_memcached_create(apr_pool_t *pool, const char *config_str
                                                 RTS_MC_RETRY_TIMEOUT))
         || memcached_failed(rc = rts_mc_default(mc->master, config_string, "--SERVER-FAILURE-LIMIT",
                                                 MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT,
-                                                RTS_MC_FAILURE_LIMIT))) {
+                                                RTS_MC_FAILURE_LIMIT))
+        /* A dead server leaves the hash ring, so its keys move to the live servers (those
+         * sessions are lost: a new login, not a 503 on every request until it is back). */
+        || memcached_failed(rc = rts_mc_default(mc->master, config_string, "--REMOVE-FAILED-SERVERS",
+                                                MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 1))
+        || memcached_failed(rc = memcached_behavior_set(mc->master, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT,
+                                                        RTS_MC_DEAD_TIMEOUT))) {
         return rts_mc_status(rc, 0, RTS_MC_OP_FETCH);
     }
     /* Consistent hashing, so adding or losing a server moves few sessions. KETAMA_WEIGHTED also

@@ -37,6 +37,7 @@
 #include "rts.h"
 #include "rts_config.h"
 #include "rts_http.h"
+#include "rts_metrics.h"
 #include "rts_json.h"
 #include "rts_log.h"
 #include "rts_result.h"
@@ -257,6 +258,20 @@ static const char *token_basic_auth(apr_pool_t *p, const char *id, const char *s
     return apr_pstrcat(p, "Basic ", coded, NULL);
 }
 
+void rts_token_client_auth(apr_pool_t *p, const rts_config_t *cfg, apr_table_t *headers,
+                           const char **pbody)
+{
+    if (cfg->client_auth == RTS_AUTH_CLIENT_SECRET_BASIC) {
+        apr_table_setn(headers, "Authorization",
+                       token_basic_auth(p, cfg->client_id, cfg->client_secret));
+    }
+    else {
+        *pbody = apr_pstrcat(p, *pbody, "&",
+                             rts_form_build(p, "client_id", cfg->client_id,
+                                            "client_secret", cfg->client_secret, NULL), NULL);
+    }
+}
+
 /* Performs one token request; params are alternating form keys and values, without the
  * client credentials, which are added here as configured. */
 static apr_status_t token_request(rts_ctx_t *ctx, const char *token_endpoint,
@@ -267,6 +282,7 @@ static apr_status_t token_request(rts_ctx_t *ctx, const char *token_endpoint,
     apr_pool_t *p = ctx->pool;
     rts_http_request_t req;
     rts_http_response_t *resp = NULL;
+    apr_time_t started;
     apr_status_t rv;
 
     memset(&req, 0, sizeof(req));
@@ -275,15 +291,7 @@ static apr_status_t token_request(rts_ctx_t *ctx, const char *token_endpoint,
     req.headers = apr_table_make(p, 4);
     apr_table_setn(req.headers, "Content-Type", "application/x-www-form-urlencoded");
     apr_table_setn(req.headers, "Accept", "application/json");
-    if (cfg->client_auth == RTS_AUTH_CLIENT_SECRET_BASIC) {
-        apr_table_setn(req.headers, "Authorization",
-                       token_basic_auth(p, cfg->client_id, cfg->client_secret));
-    }
-    else {
-        body = apr_pstrcat(p, body, "&",
-                           rts_form_build(p, "client_id", cfg->client_id,
-                                          "client_secret", cfg->client_secret, NULL), NULL);
-    }
+    rts_token_client_auth(p, cfg, req.headers, &body);
     req.body = body;
     req.body_len = strlen(body);
     req.timeout = cfg->http_timeout > 0 ? cfg->http_timeout : RTS_TOKEN_DEF_TIMEOUT;
@@ -296,8 +304,11 @@ static apr_status_t token_request(rts_ctx_t *ctx, const char *token_endpoint,
                    grant_type, token_endpoint,
                    cfg->client_auth == RTS_AUTH_CLIENT_SECRET_BASIC ? "client_secret_basic"
                                                                     : "client_secret_post");
+    started = apr_time_now();
     rv = ctx->http->perform(ctx->http, p, &req, &resp);
+    rts_metric_observe(ctx, RTS_H_TOKEN, apr_time_now() - started);
     if (rv != APR_SUCCESS || !resp) {
+        rts_metric_inc(ctx, RTS_M_PROVIDER_ERRORS_TOKEN);
         if (rv != APR_TIMEUP && rv != APR_ECONNREFUSED) {
             rv = RTS_EUPSTREAM;
         }
@@ -319,12 +330,14 @@ static apr_status_t token_request(rts_ctx_t *ctx, const char *token_endpoint,
                        (*ptokens)->expires_in);
     }
     else if (rv == RTS_EOAUTH || rv == RTS_EINVALIDGRANT) {
+        rts_metric_add(ctx, RTS_M_INVALID_GRANT, rv == RTS_EINVALIDGRANT);
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, rv, RTS_LOGNO(10403)
                        "token request (grant_type=%s) refused: HTTP %d, error=%s (%s)",
                        grant_type, resp->status, res ? res->error : "?",
                        (res && res->description) ? res->description : "no description");
     }
     else {
+        rts_metric_inc(ctx, RTS_M_PROVIDER_ERRORS_TOKEN);
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, rv, RTS_LOGNO(10404)
                        "token response (grant_type=%s) unusable: HTTP %d, %s",
                        grant_type, resp->status,

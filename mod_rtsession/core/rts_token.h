@@ -41,6 +41,12 @@ apr_status_t rts_token_exchange_code(rts_ctx_t *ctx, const char *token_endpoint,
                                      const char *redirect_uri,
                                      rts_token_set_t **ptokens, rts_result_t *res);
 
+/* Client authentication as configured for a form POST to the provider (token, revocation):
+ * an Authorization header (client_secret_basic), or client_id and client_secret appended to
+ * *pbody (client_secret_post). */
+void rts_token_client_auth(apr_pool_t *p, const rts_config_t *cfg, apr_table_t *headers,
+                           const char **pbody);
+
 /* grant_type=refresh_token. Same results as above. */
 apr_status_t rts_token_refresh(rts_ctx_t *ctx, const char *token_endpoint,
                                const char *refresh_token,

@@ -16,7 +16,7 @@ from rtstest.ports import free_ports  # noqa: E402
 from rtstest.procs import OP, Backend, Memcached  # noqa: E402
 from rtstest.rtsconf import Client, rts_config  # noqa: E402
 
-N_HTTPD_PORTS = 4   # the OP must know every redirect_uri before it starts
+N_HTTPD_PORTS = 6   # the OP must know every redirect_uri before it starts
 
 
 def pytest_configure(config):
@@ -65,7 +65,13 @@ def op(gen_dir, ports, pki, clients):
     redirect_uris = [f"https://127.0.0.1:{p}/rtsession/callback" for p in ports["httpd"]]
     op = OP(ports["op"], [{"client_id": c.client_id, "client_secret": c.secret,
                           "token_endpoint_auth_method": c.auth_method,
-                          "redirect_uris": redirect_uris} for c in clients.values()],
+                          "redirect_uris": redirect_uris,
+                          "post_logout_redirect_uris": [u.replace("/callback", "/logout")
+                                                        for u in redirect_uris],
+                          # one URI only (the OP's rule); it makes ID tokens carry sid
+                          "backchannel_logout_uri":
+                              redirect_uris[0].replace("/callback", "/backchannel-logout")}
+                         for c in clients.values()],
             pki, gen_dir).start()
     yield op
     op.stop()
@@ -210,6 +216,7 @@ def _after_each_test(request, used_httpds, used_browsers, log_expect, leak_check
     backend = request.getfixturevalue("backend") if "backend" in fixtures else None
     secret_values += _rts_values(used_browsers, backend)
     for h in used_httpds:
+        h.error_log.assert_no_sanitizer_reports()
         h.error_log.assert_no_secrets(secret_values)
         wildcard = tuple(t[:-1] for t in log_expect if t.endswith("*"))
         exact = [t for t in log_expect if not t.endswith("*")]

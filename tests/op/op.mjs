@@ -86,7 +86,7 @@ const COUNTER_NAMES = [
   'authorization_requests', 'authorization_code_grants', 'refresh_grants', 'grant_errors',
   'authorization_code_grant_errors', 'refresh_grant_errors', 'invalid_grant', 'refresh_token_reuse',
   'grants_revoked', 'token_requests', 'token_requests_refused', 'userinfo', 'userinfo_errors',
-  'logins', 'login_failures', 'server_errors',
+  'logins', 'login_failures', 'server_errors', 'revocations', 'revocations_ok', 'end_sessions',
 ];
 let counters;
 function resetCounters() {
@@ -115,6 +115,9 @@ const clients = (config.clients || []).map((c) => ({
   token_endpoint_auth_method: c.token_endpoint_auth_method || 'client_secret_basic',
   redirect_uris: c.redirect_uris,
   post_logout_redirect_uris: c.post_logout_redirect_uris || [],
+  ...(c.backchannel_logout_uri ? {
+    backchannel_logout_uri: c.backchannel_logout_uri, backchannel_logout_session_required: true,
+  } : {}),
   grant_types: ['authorization_code', 'refresh_token'],
   response_types: ['code'],
   scope: 'openid profile email offline_access',
@@ -158,6 +161,9 @@ const provider = new Provider(issuer, {
     introspection: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    // with a client backchannel_logout_uri, ID tokens carry sid (tests sign logout tokens
+    // through /admin/sign-logout-token)
+    backchannelLogout: { enabled: true },
   },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(ctx, sub) {
@@ -199,6 +205,13 @@ provider.on('server_error', (ctx, err) => { counters.server_errors += 1; log('se
 // so the request body is not parsed yet; the provider parses it inside next().
 provider.use(async (ctx, next) => {
   if (ctx.path === '/me') counters.userinfo += 1;
+  if (ctx.path === '/session/end') counters.end_sessions += 1;
+  if (ctx.path === '/token/revocation' && ctx.method === 'POST') {
+    counters.revocations += 1;
+    await next();
+    if (ctx.status === 200) counters.revocations_ok += 1;
+    return;
+  }
   if (ctx.path !== '/token' || ctx.method !== 'POST') {
     await next();
     return;
@@ -362,6 +375,8 @@ const sha256 = (s) => crypto.createHash('sha256').update(s).digest();
 //                                    received, answered, status, error, error_detail}]
 //   POST /admin/revoke-grants {sub?} -> {revoked: n}  (every grant, or those of one user)
 //   GET  /admin/users            -> {alice: {sub, email, name, groups}, ...}
+//   POST /admin/sign {claims, header?} -> {jwt}  signed RS256 with the OP's own key (for
+//                                   back-channel logout tokens; header defaults to typ logout+jwt)
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
@@ -407,6 +422,14 @@ async function handleAdmin(req, res, url) {
       await Promise.all(ids.map(revokeGrant));
       counters.grants_revoked += ids.length;
       return send(res, 200, { revoked: ids.length });
+    }
+    case 'POST /admin/sign': {
+      const { claims, header } = await readJson(req);
+      const h = header || { alg: 'RS256', kid: signingJwk.kid, typ: 'logout+jwt' };
+      const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const input = `${enc(h)}.${enc(claims)}`;
+      const sig = crypto.sign('sha256', Buffer.from(input), privateKey).toString('base64url');
+      return send(res, 200, { jwt: `${input}.${sig}` });
     }
     case 'GET /admin/users':
       return send(res, 200, Object.fromEntries(Object.entries(USERS).map(([n, u]) => [n, { sub: u.sub, ...u.claims }])));

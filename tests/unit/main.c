@@ -36,6 +36,9 @@ int main(void)
     srunner_add_suite(sr, rts_suite_session());
     srunner_add_suite(sr, rts_suite_refresh());
     srunner_add_suite(sr, rts_suite_flow());
+    srunner_add_suite(sr, rts_suite_metrics());
+    srunner_add_suite(sr, rts_suite_lifetime());
+    srunner_add_suite(sr, rts_suite_logout());
 
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

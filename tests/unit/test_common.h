@@ -22,5 +22,8 @@ Suite *rts_suite_token(void);
 Suite *rts_suite_session(void);
 Suite *rts_suite_refresh(void);
 Suite *rts_suite_flow(void);
+Suite *rts_suite_metrics(void);
+Suite *rts_suite_lifetime(void);
+Suite *rts_suite_logout(void);
 
 #endif

@@ -1,6 +1,7 @@
 /* Test environment for the core's unit tests. */
 #include <string.h>
 #include <apr_strings.h>
+#include <check.h>
 #include "test_ctx.h"
 #include "rts_crypto.h"
 #include "rts_provider.h"
@@ -91,4 +92,57 @@ void test_env_push_discovery(test_env_t *env)
                    "\"jwks_uri\":\"" TEST_ISSUER "/jwks\","
                    "\"userinfo_endpoint\":\"" TEST_ISSUER "/me\"}",
                    "Content-Type", "application/json", NULL);
+}
+
+rts_session_t *test_env_session(test_env_t *env, apr_interval_time_t at_in)
+{
+    rts_ctx_t *ctx = test_env_ctx(env);
+    rts_session_t *s = apr_pcalloc(env->pool, sizeof(*s));
+    rts_session_t *loaded;
+
+    ck_assert_int_eq(rts_session_new_id(env->pool, &s->id), APR_SUCCESS);
+    s->gen = 1;
+    s->sub = "alice";
+    s->access_token = "AT1";
+    s->refresh_token = "RT1";
+    s->at_expires = env->now + at_in;
+    s->created = env->now;
+    ck_assert_int_eq(rts_session_add(ctx, s), APR_SUCCESS);
+    ck_assert_int_eq(rts_session_load(ctx, s->id, &loaded), APR_SUCCESS);
+    return loaded;
+}
+
+rts_req_t *test_env_request(test_env_t *env, const char *uri, const char *cookie,
+                            int navigation)
+{
+    rts_req_t *req = apr_pcalloc(env->pool, sizeof(*req));
+    const char *q = strchr(uri, '?');
+
+    req->method = "GET";
+    req->secure = 1;
+    req->origin = "https://rp.example.test";
+    req->uri = uri;
+    req->query = q ? q + 1 : NULL;
+    req->cookie_header = cookie;
+    req->navigation = navigation;
+    return req;
+}
+
+void test_env_next_gen_at_third_sleep(test_env_t *env, void *baton)
+{
+    rts_session_t *cur;
+    rts_ctx_t *ctx;
+
+    if (env->sleeps != 3) {
+        return;
+    }
+    ctx = test_env_ctx(env);
+    ck_assert_int_eq(rts_session_load(ctx, ((rts_session_t *)baton)->id, &cur), APR_SUCCESS);
+    cur->gen++;
+    cur->access_token = "AT2";
+    cur->refresh_token = "RT2";
+    cur->at_expires = env->now + apr_time_from_sec(300);
+    cur->lock_owner = NULL;
+    cur->lock_until = 0;
+    ck_assert_int_eq(rts_session_cas(ctx, cur), APR_SUCCESS);
 }

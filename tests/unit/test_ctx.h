@@ -5,6 +5,8 @@
 
 #include "rts.h"
 #include "rts_config.h"
+#include "rts_flow.h"
+#include "rts_session.h"
 #include "fakes/fake_store.h"
 #include "fakes/fake_http.h"
 
@@ -31,5 +33,14 @@ test_env_t *test_env_create(apr_pool_t *p);
 rts_ctx_t *test_env_ctx(test_env_t *env);
 /* Queues the discovery document of TEST_ISSUER. */
 void test_env_push_discovery(test_env_t *env);
+/* A session of "alice" (tokens AT1/RT1, generation 1) added to the store, whose access token
+ * expires at_in from now (may be negative), as a request loads it (with its CAS unique). */
+rts_session_t *test_env_session(test_env_t *env, apr_interval_time_t at_in);
+/* A GET of uri on https://rp.example.test with this Cookie header (or NULL). */
+rts_req_t *test_env_request(test_env_t *env, const char *uri, const char *cookie,
+                            int navigation);
+/* An on_sleep hook: at the third sleep of a waiter, "another process" that held the intent
+ * publishes the next generation (AT2/RT2, valid 300 s) of the session passed as baton. */
+void test_env_next_gen_at_third_sleep(test_env_t *env, void *baton);
 
 #endif

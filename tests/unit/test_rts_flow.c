@@ -22,17 +22,7 @@ static void setup(void)
 
 static rts_req_t *request(const char *uri, const char *cookie, int navigation)
 {
-    rts_req_t *req = apr_pcalloc(rts_test_pool, sizeof(*req));
-    const char *q = strchr(uri, '?');
-
-    req->method = "GET";
-    req->secure = 1;
-    req->origin = "https://rp.example.test";
-    req->uri = uri;
-    req->query = q ? q + 1 : NULL;
-    req->cookie_header = cookie;
-    req->navigation = navigation;
-    return req;
+    return test_env_request(env, uri, cookie, navigation);
 }
 
 /* The value of a cookie set by an outcome ("" when cleared), NULL when not set. */

@@ -22,20 +22,7 @@ static void setup(void)
 /* A stored session whose access token expires in `at_in` (may be negative). */
 static rts_session_t *stored_session(apr_interval_time_t at_in)
 {
-    rts_ctx_t *ctx = test_env_ctx(env);
-    rts_session_t *s = apr_pcalloc(rts_test_pool, sizeof(*s));
-    rts_session_t *loaded;
-
-    ck_assert_int_eq(rts_session_new_id(rts_test_pool, &s->id), APR_SUCCESS);
-    s->gen = 1;
-    s->sub = "alice";
-    s->access_token = "AT1";
-    s->refresh_token = "RT1";
-    s->at_expires = env->now + at_in;
-    s->created = env->now;
-    ck_assert_int_eq(rts_session_add(ctx, s), APR_SUCCESS);
-    ck_assert_int_eq(rts_session_load(ctx, s->id, &loaded), APR_SUCCESS);
-    return loaded;
+    return test_env_session(env, at_in);
 }
 
 static rts_session_t *current(const rts_session_t *s)
@@ -130,26 +117,6 @@ START_TEST(test_refresh_lost_race_with_valid_token_goes_on)
 }
 END_TEST
 
-/* The intent holder finishes after a few polls of the waiter. */
-static void finish_after_polls(test_env_t *e, void *baton)
-{
-    rts_session_t *cur;
-    rts_ctx_t *ctx;
-
-    if (e->sleeps != 3) {
-        return;
-    }
-    ctx = test_env_ctx(e);
-    ck_assert_int_eq(rts_session_load(ctx, ((rts_session_t *)baton)->id, &cur), APR_SUCCESS);
-    cur->gen++;
-    cur->access_token = "AT2";
-    cur->refresh_token = "RT2";
-    cur->at_expires = e->now + apr_time_from_sec(300);
-    cur->lock_owner = NULL;
-    cur->lock_until = 0;
-    ck_assert_int_eq(rts_session_cas(ctx, cur), APR_SUCCESS);
-}
-
 START_TEST(test_refresh_expired_token_waits_for_next_generation)
 {
     rts_session_t *s = stored_session(-apr_time_from_sec(1));   /* already expired */
@@ -161,7 +128,7 @@ START_TEST(test_refresh_expired_token_waits_for_next_generation)
     held->lock_until = env->now + apr_time_from_sec(10);
     ck_assert_int_eq(rts_session_cas(test_env_ctx(env), held), APR_SUCCESS);
     s = current(s);
-    env->on_sleep = finish_after_polls;
+    env->on_sleep = test_env_next_gen_at_third_sleep;  /* the holder finishes */
     env->on_sleep_baton = s;
     ck_assert_int_eq(rts_refresh_ensure(test_env_ctx(env), &s, &out, &res), APR_SUCCESS);
     ck_assert_int_eq(out, RTS_REFRESH_FOLLOWED);

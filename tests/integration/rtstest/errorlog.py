@@ -6,6 +6,9 @@ from pathlib import Path
 LEVEL_RE = re.compile(r"^\[[^\]]*\] \[(?:[\w.-]+:)?(?P<level>emerg|alert|crit|error|warn|notice|info|debug|trace\d)\]")
 TAG_RE = re.compile(r"\b(?P<tag>(?:RTS|AH)\d{5}):")
 BAD_LEVELS = {"emerg", "alert", "crit", "error"}
+# What ASan/UBSan/LSan write to httpd's stderr (= the error log) in the sanitizer run.
+SANITIZER_RE = re.compile(r"==\d+==ERROR: (?:Address|Leak)Sanitizer|runtime error: |"
+                          r"SUMMARY: (?:Address|UndefinedBehavior|Leak)Sanitizer")
 
 
 class ErrorLog:
@@ -40,6 +43,10 @@ class ErrorLog:
     def assert_clean(self, expected_tags=(), levels=BAD_LEVELS):
         bad = self.bad_lines(expected_tags, levels)
         assert not bad, f"unexpected lines in {self.path}:\n" + "\n".join(bad[:20])
+
+    def assert_no_sanitizer_reports(self):
+        found = [line for line in self.lines() if SANITIZER_RE.search(line)]
+        assert not found, f"sanitizer report in {self.path}:\n" + "\n".join(found[:10])
 
     def assert_has_tag(self, tag: str):
         assert any(f"{tag}:" in line for line in self.lines()), f"{tag} not logged in {self.path}"

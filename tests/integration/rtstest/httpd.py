@@ -131,9 +131,13 @@ Include conf/test.conf
 
     # --- control ---
     def _cmd(self, *args, timeout: float = 60) -> subprocess.CompletedProcess:
+        env = None
+        if os.environ.get("RTS_HTTPD_PRELOAD"):
+            # the sanitizer run (scripts/test.sh): libasan into httpd only, not into pytest
+            env = dict(os.environ, LD_PRELOAD=os.environ["RTS_HTTPD_PRELOAD"])
         return subprocess.run([APACHE2, "-d", str(self.root), "-f", str(self.conf), *args],
                               capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=env)
 
     def configtest(self) -> subprocess.CompletedProcess:
         """apache2 -t on the current files; .returncode and .stdout/.stderr for assertions."""

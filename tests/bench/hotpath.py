@@ -1,0 +1,79 @@
+#!/usr/bin/python3
+"""Hot path: requests/s and latency with wrk over HTTPS on loopback (32 connections, 2 threads),
+interleaved A B C A B C, three rounds:
+  A  the same httpd proxying the same static backend without authentication,
+  B  mod_rtsession with a valid session cookie (no refresh due),
+  C  Debian's mod_auth_openidc (memcache cache, server-side session, same OP/backend/MPM).
+Prints per-run figures, the medians, B/A and C/A, the added p99 and memcached ops per request.
+Usage: /usr/bin/python3 tests/bench/hotpath.py [--duration 10] [--rounds 3] [--no-openidc]
+Env: RTS_MODULE (the module under test), RTS_MPM (event|worker|prefork)."""
+import argparse
+import statistics
+import sys
+
+import benchlib as bl
+from rtstest.httpd import mpm
+
+RTS_COOKIE = "__Host-rtsession"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--no-openidc", action="store_true")
+    args = ap.parse_args()
+
+    with bl.Env(n_httpd=3) as env:
+        plain = env.httpd("plain", env.plain_conf(), with_module=False)
+        rts = env.httpd("rts", env.rts_conf())
+        variants = {"A plain proxy": (plain, {}),
+                    "B mod_rtsession": (rts, {"Cookie": f"{RTS_COOKIE}={env.login(rts, RTS_COOKIE)}"})}
+        if not args.no_openidc:
+            try:
+                oidc = env.openidc_httpd()
+                cookie = env.login(oidc, "mod_auth_openidc_session")
+                variants["C mod_auth_openidc"] = (oidc, {"Cookie": f"mod_auth_openidc_session={cookie}"})
+            except (RuntimeError, AssertionError) as e:
+                print(f"mod_auth_openidc skipped: {e}", file=sys.stderr)
+        results = {k: [] for k in variants}
+        mc_port = [env.memcached.port]
+        for k, (h, headers) in variants.items():     # warm up: connections, caches
+            bl.wrk(h.url + bl.BENCH_PATH, headers, args.connections, 2, 2)
+        for rnd in range(args.rounds):
+            for k, (h, headers) in variants.items():
+                before = bl.mc_ops(mc_port)
+                r = bl.wrk(h.url + bl.BENCH_PATH, headers, args.connections, 2, args.duration)
+                after = bl.mc_ops(mc_port)
+                r["mc"] = {op: (after[op] - before[op]) / max(r["requests"], 1) for op in bl.MC_OPS}
+                results[k].append(r)
+                print(f"round {rnd + 1} {k:20s} {r['rps']:9.0f} req/s  p50 {r['p50_ms']:.3f} ms  "
+                      f"p99 {r['p99_ms']:.3f} ms  non-2xx {r['non2xx']}  errors {r['errors']}",
+                      flush=True)
+
+    print(f"\nhot path, {args.connections} connections, 2 wrk threads, {args.duration} s x "
+          f"{args.rounds} rounds, MPM {mpm()}, "
+          f"nproc {bl.nproc()}, load average {bl.loadavg()}")
+    print(f"{'variant':22s} {'req/s (median)':>15s} {'ratio':>7s} {'p50 ms':>8s} {'p99 ms':>8s} "
+          f"{'+p99 ms':>8s} {'get/req':>8s} {'set/req':>8s} {'touch/req':>9s} {'non2xx':>7s}")
+    base = results["A plain proxy"]
+    base_rps = statistics.median(r["rps"] for r in base)
+    base_p99 = statistics.median(r["p99_ms"] for r in base)
+    for k, runs in results.items():
+        rps = statistics.median(r["rps"] for r in runs)
+        p50 = statistics.median(r["p50_ms"] for r in runs)
+        p99 = statistics.median(r["p99_ms"] for r in runs)
+        mc = {op: statistics.median(r["mc"][op] for r in runs) for op in bl.MC_OPS}
+        print(f"{k:22s} {rps:15.0f} {rps / base_rps:7.2f} {p50:8.3f} {p99:8.3f} "
+              f"{p99 - base_p99:+8.3f} {mc['cmd_get']:8.2f} {mc['cmd_set']:8.2f} "
+              f"{mc['cmd_touch']:9.3f} {sum(r['non2xx'] + r['errors'] for r in runs):7d}")
+    bad = [k for k, runs in results.items() if any(r["non2xx"] or r["errors"] for r in runs)]
+    if bad:
+        print(f"WARNING: non-2xx answers or socket errors in {bad}: the figures are not valid")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

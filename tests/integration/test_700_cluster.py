@@ -1,0 +1,261 @@
+"""The cluster: three memcached servers (consistent hashing), two httpd instances with the same
+configuration. Sessions created through one work through the other; a memcached server dying
+under load costs only its own sessions (a clean new login, no 5xx loop); a restarted server
+needs no httpd restart; `apachectl graceful` under load fails no request and loses no session."""
+import threading
+import time
+from collections import Counter
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from rtstest.client import Browser, login
+from rtstest.ports import free_ports
+from rtstest.procs import Memcached
+from rtstest.sessions import SessionReader
+from rtstest.storm import XHR_HEADERS
+
+COOKIE = "__Host-rtsession"
+N_USERS = 12          # enough sessions that the servers share them
+# Each pooled connection of each httpd child has its own view of the ring; its first failed
+# connection ejects the dead server and the operation is retried on the new owner of the key
+# (core/rts_store_memcached.c), so the dead server's users get 401. A request racing with the
+# death may still get 503: a few are allowed, none once the failover has settled.
+LOAD_AFTER_KILL = 10.0
+DEAD_TIMEOUT = 5.0    # RTS_MC_DEAD_TIMEOUT
+SETTLED = 3.0         # the last seconds of load: the dead server's users must only see 401
+
+
+@pytest.fixture
+def cluster(gen_dir):
+    mcs = [Memcached(p, gen_dir / f"memcached-cluster-{i}.log")
+           for i, p in enumerate(free_ports(3))]
+    try:
+        for mc in mcs:
+            mc.start()
+        yield mcs
+    finally:
+        for mc in mcs:
+            mc.stop()
+
+
+def cluster_conf(cluster, make_config, **kw) -> str:
+    return make_config(memcached=" ".join(mc.server_arg for mc in cluster), **kw)
+
+
+@pytest.fixture
+def cluster_httpds(cluster, httpd_for, make_config):
+    conf = cluster_conf(cluster, make_config)
+    return httpd_for("main", conf), httpd_for("second", conf)
+
+
+def cookie_of(browser) -> str:
+    return browser.cookies.get(COOKIE, domain="127.0.0.1")
+
+
+def server_of(cluster, session_secret, cookie) -> int:
+    """Index of the memcached server holding this session (asked directly)."""
+    holders = []
+    for i, mc in enumerate(cluster):
+        reader = SessionReader(session_secret, mc.port)
+        if mc.running and reader.raw(reader.store_key(cookie)) is not None:
+            holders.append(i)
+    assert len(holders) == 1, f"session held by servers {holders}"
+    return holders[0]
+
+
+def xhr(pki, url, cookie, timeout=10):
+    with requests.Session() as s:
+        s.verify = str(pki.ca_cert)
+        s.trust_env = False
+        return s.get(url, headers={**XHR_HEADERS, "Cookie": f"{COOKIE}={cookie}"},
+                     timeout=timeout, allow_redirects=False)
+
+
+class Load:
+    """Background XHR load: each thread loops over its cookies and both httpd instances,
+    recording (time, user index, status)."""
+
+    def __init__(self, pki, urls, cookies, threads=4, pause=0.005):
+        self.urls, self.cookies, self.pause = urls, cookies, pause
+        self.results: list[tuple[float, int, int]] = []
+        self.errors: list[str] = []
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()
+        self.threads = []
+        for t in range(threads):
+            s = requests.Session()
+            s.verify = str(pki.ca_cert)
+            s.trust_env = False
+            # What browsers do (RFC 9112 section 9.3.1): a GET on a kept-alive connection that
+            # the server closed without answering (graceful stops idle keep-alive
+            # connections) is sent again once on a new connection. Statuses are never retried.
+            s.mount("https://", HTTPAdapter(max_retries=Retry(total=1, connect=1, read=1,
+                                                              status=0, redirect=0,
+                                                              allowed_methods=["GET"],
+                                                              respect_retry_after_header=False,
+                                                              raise_on_status=False)))
+            s.headers.update(XHR_HEADERS)
+            self.threads.append(threading.Thread(target=self._run, args=(t, threads, s)))
+
+    def _run(self, t, nthreads, s):
+        i = t
+        while not self.stop_flag.is_set():
+            user = i % len(self.cookies)
+            url = self.urls[(i // len(self.cookies)) % len(self.urls)] + f"/app/load/{user}"
+            try:
+                r = s.get(url, headers={"Cookie": f"{COOKIE}={self.cookies[user]}"},
+                          timeout=15, allow_redirects=False)
+                status = r.status_code
+            except Exception as e:   # noqa: BLE001 - a connection failure counts as a failed request
+                status = 0
+                with self.lock:
+                    self.errors.append(repr(e)[:200])
+            with self.lock:
+                self.results.append((time.time(), user, status))
+            i += nthreads
+            time.sleep(self.pause)
+        s.close()
+
+    def __enter__(self):
+        for th in self.threads:
+            th.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_flag.set()
+        for th in self.threads:
+            th.join(timeout=30)
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.results)
+
+
+def login_users(pki, url, n):
+    cookies = []
+    for i in range(n):
+        with Browser(pki.ca_cert) as b:
+            login(b, f"{url}/app/login/{i}", user="alice" if i % 2 == 0 else "bob")
+            cookies.append(cookie_of(b))
+    return cookies
+
+
+@pytest.mark.mpm
+def test_cluster_failover_and_restart(cluster, cluster_httpds, pki, session_secret, log_expect):
+    """Sessions are spread over the three servers and work through both httpd instances.
+    Killing one server under load: the others' sessions keep working without a single
+    failure; the dead server's users get 401 (a clean new login), at most a few 503 while
+    each pooled connection detects the failure, never a 5xx loop; and can log in again at once. Restarting the server needs no httpd
+    restart: new sessions land on it again."""
+    log_expect.extend(["RTS*", "AH*"])    # the store errors of the failover window
+    h1, h2 = cluster_httpds
+    cookies = login_users(pki, h1.url, N_USERS)
+    placement = [server_of(cluster, session_secret, c) for c in cookies]
+    # 12 sessions on 3 servers: all on one server has a chance of 3^-11
+    assert len(set(placement)) >= 2, f"sessions not spread over the servers: {Counter(placement)}"
+    for c in cookies:   # created through h1, used through h2
+        assert xhr(pki, f"{h2.url}/app/other", c).status_code == 200
+
+    victim = Counter(placement).most_common(1)[0][0]
+    lost = {u for u, s in enumerate(placement) if s == victim}
+    kept = set(range(N_USERS)) - lost
+    with Load(pki, [h1.url, h2.url], cookies) as load:
+        time.sleep(1.0)
+        killed_at = time.time()
+        cluster[victim].proc.kill()
+        cluster[victim].proc.wait(timeout=10)
+        time.sleep(LOAD_AFTER_KILL)
+    results = load.snapshot()
+    before = [r for r in results if r[0] < killed_at]
+    after = [r for r in results if r[0] >= killed_at]
+    assert before and after and {s for _, _, s in before} == {200}
+    kept_statuses = Counter(s for _, u, s in after if u in kept)
+    assert set(kept_statuses) == {200}, \
+        f"other servers' sessions failed: {kept_statuses} {load.errors[:3]}"
+    settled = killed_at + LOAD_AFTER_KILL - SETTLED
+    lost_late = Counter(s for t, u, s in after if u in lost and t > settled)
+    assert lost_late and set(lost_late) == {401}, \
+        f"dead server's sessions in the last {SETTLED} s: {lost_late} (want only 401) " \
+        f"{load.errors[:3]}"
+    lost_any = Counter(s for _, u, s in after if u in lost)
+    assert set(lost_any) <= {200, 401, 503}, f"dead server's sessions: {lost_any} {load.errors[:3]}"
+    assert lost_any[503] < lost_any[401], f"mostly 503 for the dead server's sessions: {lost_any}"
+
+    # those users log in again at once, through either instance, while the server is down
+    relog = login_users(pki, h2.url, 4)
+    for c in relog:
+        assert xhr(pki, f"{h1.url}/app/relogged", c).status_code == 200
+
+    # restart the server on its port: no httpd restart, it gets new sessions again. Each
+    # pooled connection re-probes an ejected server RTS_MC_DEAD_TIMEOUT (5 s) after ejecting
+    # it; until all have, children disagree about the ring (docs/deployment.md).
+    cluster[victim].start()
+    time.sleep(DEAD_TIMEOUT + 1.5)
+    deadline = time.time() + 20
+    landed = False
+    while not landed and time.time() < deadline:
+        time.sleep(1.0)
+        fresh = login_users(pki, h1.url, 3)
+        landed = any(server_of(cluster, session_secret, c) == victim for c in fresh)
+        for c in fresh:
+            assert xhr(pki, f"{h2.url}/app/fresh", c).status_code == 200
+    assert landed, "the restarted memcached server never received a session"
+    for u in kept:
+        assert xhr(pki, f"{h2.url}/app/still", cookies[u]).status_code == 200
+
+
+@pytest.mark.mpm
+def test_cluster_graceful_under_load(cluster, cluster_httpds, pki, session_secret):
+    """apachectl graceful on both instances while requests flow: no request fails and no
+    session is lost."""
+    h1, h2 = cluster_httpds
+    cookies = login_users(pki, h1.url, 6)
+    with Load(pki, [h1.url, h2.url], cookies) as load:
+        time.sleep(0.5)
+        h1.graceful()
+        time.sleep(0.5)
+        h2.graceful()
+        time.sleep(0.5)
+        h1.graceful()
+        time.sleep(0.5)
+    statuses = Counter(s for _, _, s in load.snapshot())
+    assert statuses and set(statuses) == {200}, f"statuses under graceful: {statuses} {load.errors}"
+    assert statuses[200] > 50, f"too little load to mean anything: {statuses}"
+    for c in cookies:
+        assert xhr(pki, f"{h2.url}/app/after", c).status_code == 200
+        server_of(cluster, session_secret, c)   # still stored exactly once
+
+
+def test_cluster_storm_one_refresh(cluster, httpd_for, make_config, op, pki, session_secret):
+    """The refresh storm on the cluster: 60 concurrent requests of an expired session over
+    both instances, two expiries: one refresh grant each, all 200."""
+    from rtstest.storm import Storm
+    conf = cluster_conf(cluster, make_config, refresh_window=0)   # due only once expired
+    h1, h2 = httpd_for("main", conf), httpd_for("second", conf)
+    op.settings(access_token_ttl=3)
+    with Browser(pki.ca_cert) as b:
+        login(b, f"{h1.url}/app/")
+        cookie = cookie_of(b)
+    home = cluster[server_of(cluster, session_secret, cookie)]
+    reader = SessionReader(session_secret, home.port)
+    storm = Storm(pki.ca_cert, [h1.url, h2.url], COOKIE, cookie, n=60)
+    try:
+        assert {s.status for s in storm.warm()} == {200}
+        for rnd in range(2):
+            record = reader.read(cookie)
+            delay = record["ae"] / 1000 - time.time() + 0.05
+            if delay > 0:
+                time.sleep(delay)
+            op.reset_counters()
+            shots = storm.fire()
+            statuses = Counter(s.status for s in shots)
+            assert set(statuses) == {200}, f"round {rnd}: {statuses}"
+            counters = op.counters()
+            assert counters["refresh_grants"] == 1, f"round {rnd}: {counters['refresh_grants']} grants"
+            assert counters["invalid_grant"] == 0 and counters["grants_revoked"] == 0
+            assert reader.read(cookie)["g"] == record["g"] + 1
+    finally:
+        storm.close()

@@ -1,0 +1,592 @@
+/* Logout: CSRF rule, local logout, revocation (RFC 7009), RP-initiated logout and its return. */
+#include <string.h>
+#include <apr_strings.h>
+#include "test_common.h"
+#include "test_ctx.h"
+#include "rts_flow.h"
+#include "rts_logout.h"
+#include "rts_session.h"
+#include "rts_util.h"
+#include "rts_backchannel.h"
+#include "test_keys.h"
+
+#define SESSION_COOKIE "__Host-rtsession"
+#define LOGOUT_COOKIE "__Host-rtsession_logout"
+#define ID_TOKEN "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln"
+
+static test_env_t *env;
+
+static void setup(void)
+{
+    rts_test_setup();
+    env = test_env_create(rts_test_pool);
+    env->cfg->logout_path = "/rtsession/logout";
+    env->cfg->logout_redirect = "/bye";
+    env->cfg->logout_at_provider = 1;
+    env->cfg->revoke_at_logout = 1;
+}
+
+static void push_discovery(int revocation, int end_session)
+{
+    fake_http_push(env->fh, 200, apr_pstrcat(rts_test_pool,
+                   "{\"issuer\":\"" TEST_ISSUER "\","
+                   "\"authorization_endpoint\":\"" TEST_ISSUER "/auth\","
+                   "\"token_endpoint\":\"" TEST_ISSUER "/token\",",
+                   revocation ? "\"revocation_endpoint\":\"" TEST_ISSUER "/revoke\"," : "",
+                   end_session ? "\"end_session_endpoint\":\"" TEST_ISSUER "/end?x=1\"," : "",
+                   "\"jwks_uri\":\"" TEST_ISSUER "/jwks\"}", NULL),
+                   "Content-Type", "application/json", NULL);
+}
+
+static rts_session_t *stored_session(void)
+{
+    rts_session_t *s = apr_pcalloc(rts_test_pool, sizeof(*s));
+
+    ck_assert_int_eq(rts_session_new_id(rts_test_pool, &s->id), APR_SUCCESS);
+    s->gen = 1;
+    s->sub = "alice";
+    s->id_token = ID_TOKEN;
+    s->access_token = "AT-secret";
+    s->refresh_token = "RT-secret";
+    s->created = env->now;
+    ck_assert_int_eq(rts_session_add(test_env_ctx(env), s), APR_SUCCESS);
+    return s;
+}
+
+static int stored(const rts_session_t *s)
+{
+    rts_session_t *cur;
+
+    return rts_session_load(test_env_ctx(env), s->id, &cur) == APR_SUCCESS;
+}
+
+static rts_req_t *request(const char *method, const char *query, const char *cookie)
+{
+    rts_req_t *req = apr_pcalloc(rts_test_pool, sizeof(*req));
+
+    req->method = method;
+    req->secure = 1;
+    req->origin = "https://rp.example.test";
+    req->uri = query ? apr_pstrcat(rts_test_pool, "/rtsession/logout?", query, NULL)
+                     : "/rtsession/logout";
+    req->query = query;
+    req->cookie_header = cookie;
+    return req;
+}
+
+static const char *with_session(const rts_session_t *s)
+{
+    return apr_pstrcat(rts_test_pool, "a=b; " SESSION_COOKIE "=", s->id, NULL);
+}
+
+static rts_outcome_t *logout(rts_req_t *req, const char *fetch_site)
+{
+    rts_outcome_t *out = apr_pcalloc(rts_test_pool, sizeof(*out));
+
+    ck_assert_int_eq(rts_logout_handle(test_env_ctx(env), req, fetch_site, out), APR_SUCCESS);
+    return out;
+}
+
+/* The value of a cookie set by an outcome ("" when cleared), NULL when not set. */
+static const char *set_cookie(const rts_outcome_t *out, const char *name)
+{
+    int i;
+    apr_size_t n = strlen(name);
+
+    for (i = 0; i < out->set_cookies->nelts; i++) {
+        const char *c = APR_ARRAY_IDX(out->set_cookies, i, const char *);
+        if (!strncmp(c, name, n) && c[n] == '=') {
+            const char *end = strchr(c, ';');
+            return apr_pstrmemdup(rts_test_pool, c + n + 1, (apr_size_t)(end - c - n - 1));
+        }
+    }
+    return NULL;
+}
+
+static const char *query_param(const char *url, const char *name)
+{
+    apr_table_t *t;
+    const char *q = strchr(url, '?');
+
+    ck_assert_ptr_nonnull(q);
+    ck_assert_int_eq(rts_form_parse(rts_test_pool, q + 1, &t), APR_SUCCESS);
+    return apr_table_get(t, name);
+}
+
+START_TEST(test_logout_csrf_rule)
+{
+    ck_assert(rts_logout_allowed("POST", NULL));
+    ck_assert(rts_logout_allowed("POST", "same-origin"));
+    ck_assert(rts_logout_allowed("POST", "none"));
+    ck_assert(!rts_logout_allowed("POST", "cross-site"));
+    ck_assert(!rts_logout_allowed("POST", "same-site"));
+    ck_assert(rts_logout_allowed("GET", "same-origin"));
+    ck_assert(rts_logout_allowed("GET", "none"));
+    ck_assert(!rts_logout_allowed("GET", NULL));
+    ck_assert(!rts_logout_allowed("GET", "cross-site"));
+    ck_assert(!rts_logout_allowed("GET", "same-site"));
+    ck_assert(!rts_logout_allowed("PUT", "same-origin"));
+    ck_assert(!rts_logout_allowed(NULL, "same-origin"));
+}
+END_TEST
+
+START_TEST(test_logout_cross_site_refused_session_kept)
+{
+    rts_session_t *s = stored_session();
+    rts_outcome_t *out = logout(request("GET", NULL, with_session(s)), "cross-site");
+
+    ck_assert_int_eq(out->kind, RTS_OUT_ERROR);
+    ck_assert_int_eq(out->http_status, 403);
+    ck_assert_ptr_null(set_cookie(out, SESSION_COOKIE));
+    ck_assert(stored(s));
+    out = logout(request("GET", NULL, with_session(s)), NULL);
+    ck_assert_int_eq(out->http_status, 403);
+    ck_assert(stored(s));
+    ck_assert_uint_eq(fake_http_count(env->fh), 0);
+}
+END_TEST
+
+START_TEST(test_logout_local_only)
+{
+    rts_session_t *s = stored_session();
+    rts_outcome_t *out;
+
+    push_discovery(0, 0);
+    out = logout(request("POST", NULL, with_session(s)), NULL);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(out->location, "/bye");
+    ck_assert_str_eq(set_cookie(out, SESSION_COOKIE), "");
+    ck_assert(!stored(s));
+    ck_assert_uint_eq(fake_http_count(env->fh), 1);   /* discovery only */
+}
+END_TEST
+
+START_TEST(test_logout_return_param)
+{
+    rts_session_t *s = stored_session();
+    rts_outcome_t *out;
+
+    push_discovery(0, 0);
+    out = logout(request("GET", "return=%2Fhome%3Fa%3D1", with_session(s)), "same-origin");
+    ck_assert_str_eq(out->location, "/home?a=1");
+    /* elsewhere is not a same-origin path: the configured target instead */
+    out = logout(request("GET", "return=https%3A%2F%2Fevil.test%2F", NULL), "same-origin");
+    ck_assert_str_eq(out->location, "/bye");
+    out = logout(request("GET", "return=%2F%2Fevil.test", NULL), "same-origin");
+    ck_assert_str_eq(out->location, "/bye");
+}
+END_TEST
+
+START_TEST(test_logout_without_session)
+{
+    rts_outcome_t *out = logout(request("POST", NULL, "a=b"), "same-origin");
+
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(out->location, "/bye");
+    ck_assert_str_eq(set_cookie(out, SESSION_COOKIE), "");
+    ck_assert_uint_eq(fake_http_count(env->fh), 0);
+}
+END_TEST
+
+START_TEST(test_logout_revokes_refresh_then_access_token)
+{
+    rts_session_t *s = stored_session();
+    const rts_http_request_t *r1, *r2;
+    rts_outcome_t *out;
+
+    push_discovery(1, 0);
+    fake_http_push(env->fh, 200, "", NULL);
+    fake_http_push(env->fh, 200, "", NULL);
+    out = logout(request("POST", NULL, with_session(s)), "same-origin");
+    ck_assert_str_eq(out->location, "/bye");
+    ck_assert(!stored(s));
+    ck_assert_uint_eq(fake_http_count(env->fh), 3);
+    r1 = fake_http_request(env->fh, 1);
+    r2 = fake_http_request(env->fh, 2);
+    ck_assert_str_eq(r1->url, TEST_ISSUER "/revoke");
+    ck_assert_str_eq(r1->method, "POST");
+    ck_assert_ptr_nonnull(strstr(r1->body, "token=RT-secret"));
+    ck_assert_ptr_nonnull(strstr(r1->body, "token_type_hint=refresh_token"));
+    ck_assert_ptr_nonnull(apr_table_get(r1->headers, "Authorization"));
+    ck_assert_ptr_nonnull(strstr(r2->body, "token=AT-secret"));
+    ck_assert_ptr_nonnull(strstr(r2->body, "token_type_hint=access_token"));
+}
+END_TEST
+
+START_TEST(test_logout_revocation_failure_does_not_block)
+{
+    rts_session_t *s = stored_session();
+    rts_outcome_t *out;
+
+    env->cfg->client_auth = RTS_AUTH_CLIENT_SECRET_POST;
+    push_discovery(1, 0);
+    fake_http_push_error(env->fh, APR_TIMEUP);
+    fake_http_push(env->fh, 503, "down", NULL);
+    out = logout(request("POST", NULL, with_session(s)), NULL);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert(!stored(s));
+    ck_assert_ptr_nonnull(strstr(fake_http_request(env->fh, 2)->body, "client_secret="));
+}
+END_TEST
+
+START_TEST(test_logout_revocation_off)
+{
+    rts_session_t *s = stored_session();
+
+    env->cfg->revoke_at_logout = 0;
+    push_discovery(1, 0);
+    logout(request("POST", NULL, with_session(s)), NULL);
+    ck_assert(!stored(s));
+    ck_assert_uint_eq(fake_http_count(env->fh), 1);
+}
+END_TEST
+
+START_TEST(test_logout_rp_initiated_and_return)
+{
+    rts_session_t *s = stored_session();
+    rts_outcome_t *out, *back;
+    const char *state, *cookie;
+
+    env->cfg->revoke_at_logout = 0;
+    push_discovery(0, 1);
+    out = logout(request("POST", "return=%2Fafter", with_session(s)), NULL);
+    ck_assert(!stored(s));
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_ptr_nonnull(strstr(out->location, TEST_ISSUER "/end?x=1&"));
+    ck_assert_str_eq(query_param(out->location, "id_token_hint"), ID_TOKEN);
+    ck_assert_str_eq(query_param(out->location, "post_logout_redirect_uri"),
+                     "https://rp.example.test/rtsession/logout");
+    ck_assert_str_eq(query_param(out->location, "client_id"), TEST_CLIENT_ID);
+    state = query_param(out->location, "state");
+    ck_assert_ptr_nonnull(state);
+    ck_assert_str_eq(set_cookie(out, SESSION_COOKIE), "");
+    ck_assert_str_eq(set_cookie(out, LOGOUT_COOKIE), state);
+
+    /* the return from the provider: cross-site, carries the state */
+    cookie = apr_pstrcat(rts_test_pool, LOGOUT_COOKIE "=", state, NULL);
+    back = logout(request("GET", apr_pstrcat(rts_test_pool, "state=", state, NULL), cookie),
+                  "cross-site");
+    ck_assert_int_eq(back->kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(back->location, "/after");
+    ck_assert_str_eq(set_cookie(back, LOGOUT_COOKIE), "");
+    /* single use */
+    back = logout(request("GET", apr_pstrcat(rts_test_pool, "state=", state, NULL), cookie),
+                  "cross-site");
+    ck_assert_int_eq(back->kind, RTS_OUT_ERROR);
+    ck_assert_int_eq(back->http_status, 400);
+}
+END_TEST
+
+START_TEST(test_logout_return_state_must_match_cookie)
+{
+    rts_session_t *s = stored_session();
+    rts_outcome_t *out, *back;
+    const char *state, *other = "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
+
+    env->cfg->revoke_at_logout = 0;
+    push_discovery(0, 1);
+    out = logout(request("POST", NULL, with_session(s)), NULL);
+    state = query_param(out->location, "state");
+    back = logout(request("GET", apr_pstrcat(rts_test_pool, "state=", state, NULL),
+                          apr_pstrcat(rts_test_pool, LOGOUT_COOKIE "=", other, NULL)), "none");
+    ck_assert_int_eq(back->http_status, 400);
+    back = logout(request("GET", apr_pstrcat(rts_test_pool, "state=", state, NULL), NULL), "none");
+    ck_assert_int_eq(back->http_status, 400);
+}
+END_TEST
+
+START_TEST(test_logout_provider_logout_off)
+{
+    rts_session_t *s = stored_session();
+    rts_outcome_t *out;
+
+    env->cfg->logout_at_provider = 0;
+    env->cfg->revoke_at_logout = 0;
+    out = logout(request("POST", NULL, with_session(s)), NULL);
+    ck_assert_str_eq(out->location, "/bye");
+    ck_assert(!stored(s));
+    ck_assert_uint_eq(fake_http_count(env->fh), 0);
+}
+END_TEST
+
+START_TEST(test_logout_store_down_is_503)
+{
+    rts_session_t *s = stored_session();
+    rts_outcome_t *out;
+
+    fake_store_fail_next(env->fs, 1, FAKE_STORE_OP_GET, APR_ECONNREFUSED);
+    out = logout(request("POST", NULL, with_session(s)), NULL);
+    ck_assert_int_eq(out->kind, RTS_OUT_ERROR);
+    ck_assert_int_eq(out->http_status, 503);
+    ck_assert(stored(s));
+}
+END_TEST
+
+START_TEST(test_logout_provider_down_still_local)
+{
+    rts_session_t *s = stored_session();
+    rts_outcome_t *out;
+
+    fake_http_push_error(env->fh, APR_ECONNREFUSED);
+    out = logout(request("POST", NULL, with_session(s)), NULL);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(out->location, "/bye");
+    ck_assert(!stored(s));
+}
+END_TEST
+
+/* ---- back-channel logout ---- */
+
+static test_key_t *op_key;
+
+static void bc_setup(void)
+{
+    const test_key_t *keys[1];
+
+    setup();
+    env->cfg->backchannel_path = "/rtsession/backchannel";
+    op_key = test_key_generate(rts_test_pool, "RS256", "k1");
+    keys[0] = op_key;
+    push_discovery(0, 0);
+    fake_http_push(env->fh, 200, test_jwks_json(rts_test_pool, keys, 1), NULL);
+}
+
+static rts_session_t *indexed_session(const char *sub, const char *sid)
+{
+    rts_session_t *s = apr_pcalloc(rts_test_pool, sizeof(*s));
+
+    ck_assert_int_eq(rts_session_new_id(rts_test_pool, &s->id), APR_SUCCESS);
+    s->gen = 1;
+    s->sub = sub;
+    s->sid = sid;
+    s->id_token = ID_TOKEN;
+    s->access_token = "AT";
+    s->created = env->now;
+    ck_assert_int_eq(rts_session_add(test_env_ctx(env), s), APR_SUCCESS);
+    ck_assert_int_eq(rts_backchannel_index_add(test_env_ctx(env), s), APR_SUCCESS);
+    return s;
+}
+
+#define EVENTS "\"events\":{\"" RTS_BACKCHANNEL_EVENT "\":{}}"
+
+/* Logout token claims with a fresh jti each time. */
+static const char *claims(const char *extra)
+{
+    static unsigned jti;
+
+    return apr_psprintf(rts_test_pool, "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID
+                        "\",\"iat\":%ld,\"jti\":\"j%u\"%s%s}",
+                        (long)apr_time_sec(env->now), ++jti, *extra ? "," : "", extra);
+}
+
+static const char *logout_body(const test_key_t *k, const char *header, const char *payload)
+{
+    return apr_pstrcat(rts_test_pool, "logout_token=",
+                       rts_url_encode(rts_test_pool, test_jws_sign(rts_test_pool, k, header,
+                                                                   payload)), NULL);
+}
+
+static apr_status_t backchannel(const char *body, int *pended, rts_result_t *res)
+{
+    rts_result_reset(res);
+    return rts_backchannel_handle(test_env_ctx(env), body, strlen(body), pended, res);
+}
+
+START_TEST(test_backchannel_by_sid_ends_that_provider_session)
+{
+    rts_session_t *a1 = indexed_session("alice", "sid-1");
+    rts_session_t *a2 = indexed_session("alice", "sid-1");
+    rts_session_t *a3 = indexed_session("alice", "sid-2");
+    rts_session_t *b = indexed_session("bob", "sid-9");
+    rts_result_t res;
+    int ended;
+
+    ck_assert_int_eq(backchannel(logout_body(op_key, "{\"alg\":\"RS256\",\"kid\":\"k1\","
+                                             "\"typ\":\"logout+jwt\"}",
+                                             claims(EVENTS ",\"sub\":\"alice\",\"sid\":\"sid-1\"")),
+                                 &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(ended, 2);
+    ck_assert(!stored(a1) && !stored(a2));
+    ck_assert(stored(a3) && stored(b));
+}
+END_TEST
+
+START_TEST(test_backchannel_by_sub_ends_every_session_of_the_user)
+{
+    rts_session_t *a1 = indexed_session("alice", "sid-1");
+    rts_session_t *a2 = indexed_session("alice", NULL);
+    rts_session_t *b = indexed_session("bob", "sid-9");
+    rts_result_t res;
+    int ended;
+
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sub\":\"alice\"")),
+                                 &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(ended, 2);
+    ck_assert(!stored(a1) && !stored(a2) && stored(b));
+    /* again: nothing left, still a success (the provider may retry) */
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sub\":\"alice\"")),
+                                 &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(ended, 0);
+}
+END_TEST
+
+START_TEST(test_backchannel_index_keeps_newest)
+{
+    rts_session_t *first = indexed_session("carol", NULL);
+    rts_result_t res;
+    int i, ended;
+
+    for (i = 0; i < RTS_BACKCHANNEL_INDEX_MAX; i++) {
+        indexed_session("carol", NULL);
+    }
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sub\":\"carol\"")),
+                                 &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(ended, RTS_BACKCHANNEL_INDEX_MAX);
+    ck_assert(stored(first));
+}
+END_TEST
+
+static void assert_refused(const char *body, const char *why)
+{
+    rts_result_t res;
+    int ended = -1;
+    apr_status_t rv = backchannel(body, &ended, &res);
+
+    ck_assert_msg(rv == RTS_EBADTOKEN || rv == RTS_EBADINPUT, "%s: accepted", why);
+    ck_assert_int_eq(res.http_status, 400);
+    ck_assert_str_eq(res.error, "invalid_request");
+    ck_assert_int_eq(ended, 0);
+}
+
+START_TEST(test_backchannel_invalid_tokens)
+{
+    rts_session_t *a = indexed_session("alice", "sid-1");
+    test_key_t *other = test_key_generate(rts_test_pool, "RS256", "k1");
+    long now = (long)apr_time_sec(env->now);
+
+    ck_assert_ptr_ne(other->pkey, op_key->pkey);
+    assert_refused(logout_body(other, NULL, claims(EVENTS ",\"sid\":\"sid-1\"")),
+                   "bad signature");
+    assert_refused(apr_psprintf(rts_test_pool, "logout_token=%s",
+                   rts_url_encode(rts_test_pool, test_jws_sign(rts_test_pool, op_key, NULL,
+                   apr_psprintf(rts_test_pool, "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"other\","
+                                "\"iat\":%ld,\"sid\":\"sid-1\"," EVENTS "}", now)))),
+                   "wrong aud");
+    assert_refused(apr_psprintf(rts_test_pool, "logout_token=%s",
+                   rts_url_encode(rts_test_pool, test_jws_sign(rts_test_pool, op_key, NULL,
+                   apr_psprintf(rts_test_pool, "{\"iss\":\"https://evil.test\",\"aud\":\""
+                                TEST_CLIENT_ID "\",\"iat\":%ld,\"sid\":\"sid-1\"," EVENTS "}",
+                                now)))),
+                   "wrong iss");
+    assert_refused(logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"sid-1\",\"nonce\":\"n\"")),
+                   "nonce");
+    assert_refused(logout_body(op_key, NULL, claims("\"sid\":\"sid-1\"")), "events missing");
+    assert_refused(logout_body(op_key, NULL, claims("\"events\":{\"urn:other\":{}},"
+                                                     "\"sid\":\"sid-1\"")), "other event");
+    assert_refused(logout_body(op_key, NULL, claims(EVENTS)), "neither sid nor sub");
+    assert_refused(logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"\"")), "empty sid");
+    assert_refused(logout_body(op_key, "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"at+jwt\"}",
+                               claims(EVENTS ",\"sid\":\"sid-1\"")), "typ");
+    assert_refused(logout_body(op_key, NULL, apr_psprintf(rts_test_pool,
+                   "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\","
+                   "\"sid\":\"sid-1\"," EVENTS "}")), "iat missing");
+    assert_refused(logout_body(op_key, NULL, apr_psprintf(rts_test_pool,
+                   "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"iat\":%ld,"
+                   "\"sid\":\"sid-1\"," EVENTS "}", now + 3600)), "iat in the future");
+    assert_refused(logout_body(op_key, NULL, apr_psprintf(rts_test_pool,
+                   "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"iat\":%ld,"
+                   "\"exp\":%ld,\"sid\":\"sid-1\"," EVENTS "}", now - 600, now - 300)), "expired");
+    assert_refused("logout_token=", "empty");
+    assert_refused("foo=bar", "no logout_token");
+    assert_refused("logout_token=not.a.jwt", "garbage");
+    ck_assert(stored(a));
+}
+END_TEST
+
+START_TEST(test_backchannel_replay_refused)
+{
+    rts_session_t *a = indexed_session("alice", "sid-1");
+    const char *body = logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"sid-1\""));
+    rts_session_t *b;
+    rts_result_t res;
+    int ended;
+
+    ck_assert_int_eq(backchannel(body, &ended, &res), APR_SUCCESS);
+    ck_assert(!stored(a));
+    b = indexed_session("alice", "sid-1");      /* a new login in the same provider session */
+    ck_assert_int_eq(backchannel(body, &ended, &res), RTS_EBADTOKEN);
+    ck_assert_int_eq(res.http_status, 400);
+    ck_assert(stored(b));
+}
+END_TEST
+
+START_TEST(test_backchannel_aud_array)
+{
+    rts_session_t *a = indexed_session("alice", "sid-1");
+    rts_result_t res;
+    int ended;
+
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, apr_psprintf(rts_test_pool,
+                     "{\"iss\":\"" TEST_ISSUER "\",\"aud\":[\"x\",\"" TEST_CLIENT_ID "\"],"
+                     "\"iat\":%ld,\"sid\":\"sid-1\"," EVENTS "}", (long)apr_time_sec(env->now))),
+                     &ended, &res), APR_SUCCESS);
+    ck_assert(!stored(a));
+}
+END_TEST
+
+START_TEST(test_backchannel_store_down)
+{
+    rts_result_t res;
+    int ended;
+
+    indexed_session("alice", "sid-1");
+    fake_store_fail_next(env->fs, 1, FAKE_STORE_OP_GET, APR_ECONNREFUSED);
+    ck_assert_int_ne(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"sid-1\"")),
+                                 &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(res.http_status, 503);
+}
+END_TEST
+
+START_TEST(test_backchannel_index_only_when_configured)
+{
+    rts_session_t *s = stored_session();
+
+    /* the plain setup has no back-channel path: the login writes the session only */
+    ck_assert_uint_eq(fake_store_size(env->fs), 1);
+    ck_assert(stored(s));
+}
+END_TEST
+
+Suite *rts_suite_logout(void)
+{
+    Suite *s = suite_create("logout");
+    TCase *tc = tcase_create("logout");
+
+    tcase_add_checked_fixture(tc, setup, rts_test_teardown);
+    tcase_add_test(tc, test_logout_csrf_rule);
+    tcase_add_test(tc, test_logout_cross_site_refused_session_kept);
+    tcase_add_test(tc, test_logout_local_only);
+    tcase_add_test(tc, test_logout_return_param);
+    tcase_add_test(tc, test_logout_without_session);
+    tcase_add_test(tc, test_logout_revokes_refresh_then_access_token);
+    tcase_add_test(tc, test_logout_revocation_failure_does_not_block);
+    tcase_add_test(tc, test_logout_revocation_off);
+    tcase_add_test(tc, test_logout_rp_initiated_and_return);
+    tcase_add_test(tc, test_logout_return_state_must_match_cookie);
+    tcase_add_test(tc, test_logout_provider_logout_off);
+    tcase_add_test(tc, test_logout_store_down_is_503);
+    tcase_add_test(tc, test_logout_provider_down_still_local);
+    tcase_add_test(tc, test_backchannel_index_only_when_configured);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("backchannel");
+    tcase_add_checked_fixture(tc, bc_setup, rts_test_teardown);
+    tcase_add_test(tc, test_backchannel_by_sid_ends_that_provider_session);
+    tcase_add_test(tc, test_backchannel_by_sub_ends_every_session_of_the_user);
+    tcase_add_test(tc, test_backchannel_index_keeps_newest);
+    tcase_add_test(tc, test_backchannel_invalid_tokens);
+    tcase_add_test(tc, test_backchannel_aud_array);
+    tcase_add_test(tc, test_backchannel_replay_refused);
+    tcase_add_test(tc, test_backchannel_store_down);
+    suite_add_tcase(s, tc);
+    return s;
+}
