@@ -26,9 +26,10 @@
 #define RTS_MC_FAILURE_LIMIT 1
 /* An ejected server is probed again after this many seconds (a restarted one rejoins). */
 #define RTS_MC_DEAD_TIMEOUT 5
-/* Attempts of one operation while its server cannot be reached: the failure marks the
- * server, the next attempt ejects it, the third goes to the server that now owns the key. */
-#define RTS_MC_ATTEMPTS 3
+/* Attempts of one operation while its server cannot be reached: a broken established
+ * connection fails mid-read, the reconnect is refused and ejects the server, the next attempt
+ * goes to the server that now owns the key. */
+#define RTS_MC_ATTEMPTS 4
 
 typedef enum {
     RTS_MC_OP_GET, RTS_MC_OP_SET, RTS_MC_OP_ADD, RTS_MC_OP_CAS, RTS_MC_OP_DEL, RTS_MC_OP_TOUCH,
@@ -273,6 +274,17 @@ static apr_status_t rts_mc_begin(rts_mc_t *mc, const char *group_key, const char
         } \
     } while (0)
 
+/* For get, delete and touch, whose repetition changes nothing, a failure in the middle of the
+ * command (RTS_ESTORE: an established connection to a server that just died) is retried too;
+ * add, set and cas are not, since their first attempt may have been applied. */
+#define RTS_MC_WITH_RETRY_IDEMPOTENT(rv, call) \
+    do { \
+        int attempt_; \
+        for (attempt_ = 1; (((rv) = (call)) == APR_ECONNREFUSED || (rv) == RTS_ESTORE) \
+                           && attempt_ < RTS_MC_ATTEMPTS; ++attempt_) { \
+        } \
+    } while (0)
+
 static apr_status_t rts_mc_get(rts_store_t *s, apr_pool_t *p, const char *group_key,
                                const char *key, const char **pval, apr_size_t *plen,
                                apr_uint64_t *pcas)
@@ -285,7 +297,7 @@ static apr_status_t rts_mc_get(rts_store_t *s, apr_pool_t *p, const char *group_
     if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
         return rv;
     }
-    RTS_MC_WITH_RETRY(rv, rts_mc_get_on(m, p, group, key, pval, plen, pcas));
+    RTS_MC_WITH_RETRY_IDEMPOTENT(rv, rts_mc_get_on(m, p, group, key, pval, plen, pcas));
     memcached_pool_release(mc->mpool, m);
     return rv;
 }
@@ -342,7 +354,7 @@ static apr_status_t rts_mc_del(rts_store_t *s, const char *group_key, const char
     if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
         return rv;
     }
-    RTS_MC_WITH_RETRY(rv, rts_mc_result(m, memcached_delete_by_key(m, group, strlen(group), key,
+    RTS_MC_WITH_RETRY_IDEMPOTENT(rv, rts_mc_result(m, memcached_delete_by_key(m, group, strlen(group), key,
                                                                    strlen(key), 0),
                                         RTS_MC_OP_DEL));
     memcached_pool_release(mc->mpool, m);
@@ -360,7 +372,7 @@ static apr_status_t rts_mc_touch(rts_store_t *s, const char *group_key, const ch
     if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
         return rv;
     }
-    RTS_MC_WITH_RETRY(rv, rts_mc_result(m, memcached_touch_by_key(m, group, strlen(group), key,
+    RTS_MC_WITH_RETRY_IDEMPOTENT(rv, rts_mc_result(m, memcached_touch_by_key(m, group, strlen(group), key,
                                                                   strlen(key),
                                                                   rts_mc_expiry(ttl)),
                                         RTS_MC_OP_TOUCH));
