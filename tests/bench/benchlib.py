@@ -128,6 +128,7 @@ class Env:
         docroot = h.root / "static"
         (docroot / "app").mkdir(parents=True, exist_ok=True)
         (docroot / "app" / "bench").write_bytes(BODY)
+        (docroot / "app" / "storm").write_bytes(BODY)
         docroot.chmod(0o755)
         (docroot / "app").chmod(0o755)
         h.install(f"""Listen 127.0.0.1:{self.backend_port} http
@@ -137,6 +138,10 @@ class Env:
   <Directory "{docroot}">
     Require all granted
   </Directory>
+  # the storm benchmark checks which access token each request was forwarded with
+  <Location /app/storm>
+    Header always set X-Echo-Access-Token "expr=%{{req:X-Access-Token}}"
+  </Location>
 </VirtualHost>
 """)
         return h.start()
