@@ -1,11 +1,11 @@
 /* Pending logins and the authorization request. */
 #include <string.h>
-#include <openssl/crypto.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include "rts.h"
 #include "rts_authreq.h"
 #include "rts_config.h"
+#include "rts_record.h"
 #include "rts_crypto.h"
 #include "rts_json.h"
 #include "rts_store.h"
@@ -53,21 +53,7 @@ const char *rts_authreq_url(apr_pool_t *p, const char *authorization_endpoint,
 
 static const char *pending_key(apr_pool_t *p, const rts_secret_t *secret, const char *state)
 {
-    unsigned char mac[RTS_SHA256_LEN];
-    const char *msg = apr_pstrcat(p, "p:", state, NULL);
-
-    if (rts_hmac_sha256(secret->key_id, sizeof(secret->key_id), msg, strlen(msg), mac)
-        != APR_SUCCESS) {
-        return NULL;
-    }
-    return apr_pstrcat(p, PENDING_KEY_PREFIX, rts_b64url_encode(p, mac, sizeof(mac)), NULL);
-}
-
-static apr_status_t pending_seal_key(const rts_secret_t *secret, const char *state,
-                                     unsigned char key[RTS_SEAL_KEY_LEN])
-{
-    return rts_hkdf_sha256(secret->key_seal, sizeof(secret->key_seal), state, strlen(state),
-                           PENDING_SEAL_INFO, strlen(PENDING_SEAL_INFO), key, RTS_SEAL_KEY_LEN);
+    return rts_record_key(p, secret, PENDING_KEY_PREFIX, apr_pstrcat(p, "p:", state, NULL));
 }
 
 apr_status_t rts_authreq_save(rts_ctx_t *ctx, const rts_pending_t *pd)
@@ -75,8 +61,7 @@ apr_status_t rts_authreq_save(rts_ctx_t *ctx, const rts_pending_t *pd)
     const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, 0, rts_secret_t);
     const char *key = pending_key(ctx->pool, secret, pd->state);
     json_t *o = rts_json_pool_own(ctx->pool, json_object());
-    unsigned char skey[RTS_SEAL_KEY_LEN];
-    unsigned char *sealed;
+    const char *sealed;
     apr_size_t plain_len, sealed_len;
     const char *plain;
     apr_uint32_t ttl = (apr_uint32_t)apr_time_sec(ctx->cfg->pending_ttl);
@@ -90,15 +75,12 @@ apr_status_t rts_authreq_save(rts_ctx_t *ctx, const rts_pending_t *pd)
     if (!key || !plain) {
         return APR_ENOMEM;
     }
-    rv = pending_seal_key(secret, pd->state, skey);
-    if (rv == APR_SUCCESS) {
-        rv = rts_seal(ctx->pool, skey, key, strlen(key), plain, plain_len, &sealed, &sealed_len);
-    }
-    OPENSSL_cleanse(skey, sizeof(skey));
+    rv = rts_record_seal(ctx->pool, secret, pd->state, PENDING_SEAL_INFO, key, plain, plain_len,
+                         &sealed, &sealed_len);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    return ctx->store->add(ctx->store, NULL, key, (const char *)sealed, sealed_len, ttl ? ttl : 1);
+    return ctx->store->add(ctx->store, NULL, key, sealed, sealed_len, ttl ? ttl : 1);
 }
 
 apr_status_t rts_authreq_take(rts_ctx_t *ctx, const char *state, rts_pending_t **ppending)
@@ -108,8 +90,7 @@ apr_status_t rts_authreq_take(rts_ctx_t *ctx, const char *state, rts_pending_t *
     for (i = 0; i < ctx->cfg->secrets->nelts; i++) {
         const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, i, rts_secret_t);
         const char *key = pending_key(ctx->pool, secret, state);
-        unsigned char skey[RTS_SEAL_KEY_LEN];
-        unsigned char *plain;
+        const char *plain;
         apr_size_t len, plain_len;
         const char *val;
         json_t *o;
@@ -129,13 +110,10 @@ apr_status_t rts_authreq_take(rts_ctx_t *ctx, const char *state, rts_pending_t *
         if (rv != APR_SUCCESS) {
             return rv;
         }
-        rv = pending_seal_key(secret, state, skey);
-        if (rv == APR_SUCCESS) {
-            rv = rts_open(ctx->pool, skey, key, strlen(key), val, len, &plain, &plain_len);
-        }
-        OPENSSL_cleanse(skey, sizeof(skey));
+        rv = rts_record_open(ctx->pool, secret, state, PENDING_SEAL_INFO, key, val, len,
+                             &plain, &plain_len);
         if (rv != APR_SUCCESS
-            || rts_json_parse_object(ctx->pool, (const char *)plain, plain_len, PENDING_MAX_PLAIN, &o)
+            || rts_json_parse_object(ctx->pool, plain, plain_len, PENDING_MAX_PLAIN, &o)
                != APR_SUCCESS
             || !rts_json_str(o, "n") || !rts_json_str(o, "v") || !rts_json_str(o, "u")
             || rts_json_int(o, "t", &t) != APR_SUCCESS) {

@@ -10,6 +10,7 @@
 #include "rts_lifetime.h"
 #include "rts_log.h"
 #include "rts_metrics.h"
+#include "rts_record.h"
 #include "rts_provider.h"
 #include "rts_store.h"
 #include "rts_util.h"
@@ -22,14 +23,8 @@
 static const char *index_key(apr_pool_t *p, const rts_secret_t *secret, const char *kind,
                              const char *iss, const char *value)
 {
-    unsigned char mac[RTS_SHA256_LEN];
-    const char *msg = apr_pstrcat(p, kind, ":", iss, "\n", value, NULL);
-
-    if (rts_hmac_sha256(secret->key_id, sizeof(secret->key_id), msg, strlen(msg), mac)
-        != APR_SUCCESS) {
-        return NULL;
-    }
-    return apr_pstrcat(p, INDEX_PREFIX, rts_b64url_encode(p, mac, sizeof(mac)), NULL);
+    return rts_record_key(p, secret, INDEX_PREFIX,
+                          apr_pstrcat(p, kind, ":", iss, "\n", value, NULL));
 }
 
 /* The store keys an index item names; an empty list when absent or unreadable. */

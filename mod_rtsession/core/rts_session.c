@@ -1,9 +1,9 @@
 /* Session records: naming, sealing, (de)serialization, store access. */
 #include <string.h>
-#include <openssl/crypto.h>
 #include <apr_strings.h>
 #include "rts.h"
 #include "rts_session.h"
+#include "rts_record.h"
 #include "rts_store.h"
 #include "rts_crypto.h"
 #include "rts_json.h"
@@ -38,23 +38,7 @@ int rts_session_id_valid(const char *id)
 
 const char *rts_session_store_key(apr_pool_t *p, const rts_secret_t *secret, const char *id)
 {
-    unsigned char mac[RTS_SHA256_LEN];
-    const char *msg = apr_pstrcat(p, "s:", id, NULL);
-
-    if (rts_hmac_sha256(secret->key_id, sizeof(secret->key_id), msg, strlen(msg), mac)
-        != APR_SUCCESS) {
-        return NULL;
-    }
-    return apr_pstrcat(p, SESSION_KEY_PREFIX, rts_b64url_encode(p, mac, sizeof(mac)), NULL);
-}
-
-/* The sealing key is bound to the cookie: memcached plus the module secret without the
- * cookie opens nothing, and neither does the cookie without the secret. */
-static apr_status_t seal_key(const rts_secret_t *secret, const char *id,
-                             unsigned char key[RTS_SEAL_KEY_LEN])
-{
-    return rts_hkdf_sha256(secret->key_seal, sizeof(secret->key_seal), id, strlen(id),
-                           SEAL_INFO, strlen(SEAL_INFO), key, RTS_SEAL_KEY_LEN);
+    return rts_record_key(p, secret, SESSION_KEY_PREFIX, apr_pstrcat(p, "s:", id, NULL));
 }
 
 static void json_set_str(json_t *o, const char *k, const char *v)
@@ -78,9 +62,6 @@ apr_status_t rts_session_seal(apr_pool_t *p, const rts_config_t *cfg, rts_sessio
     json_t *o = rts_json_pool_own(p, json_object());
     const char *plain;
     apr_size_t plain_len;
-    unsigned char key[RTS_SEAL_KEY_LEN];
-    unsigned char *sealed;
-    apr_size_t sealed_len;
     apr_status_t rv;
 
     if (!s->secret) {
@@ -106,18 +87,12 @@ apr_status_t rts_session_seal(apr_pool_t *p, const rts_config_t *cfg, rts_sessio
     if (!plain) {
         return APR_ENOMEM;
     }
-    rv = seal_key(s->secret, s->id, key);
-    if (rv == APR_SUCCESS) {
-        /* the store key is authenticated too: a record copied under another key won't open */
-        rv = rts_seal(p, key, s->store_key, strlen(s->store_key), plain, plain_len,
-                      &sealed, &sealed_len);
-    }
-    OPENSSL_cleanse(key, sizeof(key));
+    /* bound to the cookie: memcached and the module secret without the cookie open nothing */
+    rv = rts_record_seal(p, s->secret, s->id, SEAL_INFO, s->store_key, plain, plain_len,
+                         pval, plen);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    *pval = (const char *)sealed;
-    *plen = sealed_len;
     return APR_SUCCESS;
 }
 
@@ -134,23 +109,18 @@ apr_status_t rts_session_open(apr_pool_t *p, const rts_secret_t *secret, const c
                               const char *store_key, const char *val, apr_size_t len,
                               rts_session_t **ps)
 {
-    unsigned char key[RTS_SEAL_KEY_LEN];
-    unsigned char *plain;
+    const char *plain;
     apr_size_t plain_len;
     json_t *o;
     rts_session_t *s;
     apr_int64_t v, gen;
     apr_status_t rv;
 
-    rv = seal_key(secret, id, key);
-    if (rv == APR_SUCCESS) {
-        rv = rts_open(p, key, store_key, strlen(store_key), val, len, &plain, &plain_len);
-    }
-    OPENSSL_cleanse(key, sizeof(key));
+    rv = rts_record_open(p, secret, id, SEAL_INFO, store_key, val, len, &plain, &plain_len);
     if (rv != APR_SUCCESS) {
         return RTS_EBADTOKEN;
     }
-    if (rts_json_parse_object(p, (const char *)plain, plain_len, SESSION_MAX_PLAIN, &o)
+    if (rts_json_parse_object(p, plain, plain_len, SESSION_MAX_PLAIN, &o)
         != APR_SUCCESS
         || rts_json_int(o, "v", &v) != APR_SUCCESS || v != RTS_SESSION_FORMAT
         || rts_json_int(o, "g", &gen) != APR_SUCCESS

@@ -1,0 +1,27 @@
+/* Store records that memcached cannot read: named by an HMAC under the module secret (a dump
+ * yields no cookie or state), sealed with AES-256-GCM under a key derived from the module secret
+ * and a value the browser holds (the cookie or the state), with the store key as associated
+ * data (a record copied under another key does not open). Sessions, pending logins and the
+ * back-channel index use this one scheme. */
+#ifndef RTS_RECORD_H
+#define RTS_RECORD_H
+
+#include <apr_pools.h>
+#include "rts_config.h"
+
+/* prefix + base64url(HMAC-SHA256(secret.key_id, message)); NULL on failure. */
+const char *rts_record_key(apr_pool_t *p, const rts_secret_t *secret, const char *prefix,
+                           const char *message);
+
+/* Seals plain under HKDF-SHA256(secret.key_seal, salt = bound, info), authenticating key. */
+apr_status_t rts_record_seal(apr_pool_t *p, const rts_secret_t *secret, const char *bound,
+                             const char *info, const char *key, const void *plain,
+                             apr_size_t plain_len, const char **pval, apr_size_t *plen);
+
+/* Opens what rts_record_seal produced; RTS_EBADTOKEN when it does not open. The plaintext is
+ * NUL-terminated (not counted). */
+apr_status_t rts_record_open(apr_pool_t *p, const rts_secret_t *secret, const char *bound,
+                             const char *info, const char *key, const char *val,
+                             apr_size_t len, const char **pplain, apr_size_t *pplain_len);
+
+#endif
