@@ -561,3 +561,21 @@ const char *rts_jose_half_hash(apr_pool_t *p, const char *alg, const char *crv, 
     }
     return ok ? rts_b64url_encode(p, md, md_len / 2) : NULL;
 }
+
+apr_status_t rts_jwt_peek_claims(apr_pool_t *p, const char *compact, apr_size_t max_len,
+                                 json_t **pclaims)
+{
+    const char *dot1, *dot2;
+    unsigned char *payload;
+    apr_size_t len;
+
+    *pclaims = NULL;
+    if (!compact || !(dot1 = strchr(compact, '.')) || !(dot2 = strchr(dot1 + 1, '.'))) {
+        return APR_ENOENT;
+    }
+    if (rts_b64url_decode(p, dot1 + 1, (apr_size_t)(dot2 - dot1 - 1), &payload, &len)
+        != APR_SUCCESS) {
+        return RTS_EBADTOKEN;
+    }
+    return rts_json_parse_object(p, (const char *)payload, len, max_len, pclaims);
+}

@@ -69,4 +69,11 @@ int rts_jose_alg_supported(const char *alg);
  * §3.1.3.6), base64url-encoded. NULL if alg is unsupported (EdDSA with Ed25519 uses SHA-512). */
 const char *rts_jose_half_hash(apr_pool_t *p, const char *alg, const char *crv, const char *value);
 
+/* The payload of a compact JWT as a JSON object, WITHOUT verifying anything: only for tokens
+ * verified earlier (a stored ID token) or read for scheduling, never for trust (an access
+ * token's exp). APR_ENOENT when the text is not three dot-separated parts, RTS_EBADTOKEN when
+ * the payload does not decode, else what rts_json_parse_object returns (max_len bounds it). */
+apr_status_t rts_jwt_peek_claims(apr_pool_t *p, const char *compact, apr_size_t max_len,
+                                 json_t **pclaims);
+
 #endif

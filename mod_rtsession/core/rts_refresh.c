@@ -6,6 +6,7 @@
 #include "rts_refresh.h"
 #include "rts_config.h"
 #include "rts_json.h"
+#include "rts_jose.h"
 #include "rts_log.h"
 #include "rts_metrics.h"
 #include "rts_oidc.h"
@@ -29,18 +30,13 @@ static int at_valid(const rts_session_t *s, apr_time_t now)
 apr_time_t rts_refresh_at_expiry(apr_pool_t *p, const char *access_token, apr_int64_t expires_in,
                                  apr_time_t now)
 {
-    const char *dot1, *dot2;
-    unsigned char *payload;
-    apr_size_t len;
     json_t *claims;
     apr_int64_t exp;
 
     if (expires_in >= 0) {
         return now + apr_time_from_sec(expires_in);
     }
-    if (!access_token || !(dot1 = strchr(access_token, '.')) || !(dot2 = strchr(dot1 + 1, '.'))
-        || rts_b64url_decode(p, dot1 + 1, (apr_size_t)(dot2 - dot1 - 1), &payload, &len) != APR_SUCCESS
-        || rts_json_parse_object(p, (const char *)payload, len, 16384, &claims) != APR_SUCCESS
+    if (rts_jwt_peek_claims(p, access_token, 16384, &claims) != APR_SUCCESS
         || rts_json_int(claims, "exp", &exp) != APR_SUCCESS || exp <= 0
         || exp > 253402300799LL) {   /* past year 9999: unknown, not a signed overflow */
         return 0;

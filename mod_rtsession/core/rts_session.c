@@ -7,6 +7,7 @@
 #include "rts_store.h"
 #include "rts_crypto.h"
 #include "rts_json.h"
+#include "rts_jose.h"
 #include "rts_lifetime.h"
 #include "rts_util.h"
 
@@ -218,18 +219,6 @@ apr_status_t rts_session_delete(rts_ctx_t *ctx, rts_session_t *s)
 
 apr_status_t rts_session_claims(apr_pool_t *p, const rts_session_t *s, json_t **pclaims)
 {
-    const char *dot1, *dot2;
-    unsigned char *payload;
-    apr_size_t len;
-    apr_status_t rv;
-
-    *pclaims = NULL;
-    if (!s->id_token || !(dot1 = strchr(s->id_token, '.')) || !(dot2 = strchr(dot1 + 1, '.'))) {
-        return APR_ENOENT;
-    }
-    rv = rts_b64url_decode(p, dot1 + 1, (apr_size_t)(dot2 - dot1 - 1), &payload, &len);
-    if (rv != APR_SUCCESS) {
-        return RTS_EBADTOKEN;
-    }
-    return rts_json_parse_object(p, (const char *)payload, len, SESSION_MAX_PLAIN, pclaims);
+    /* verified when it was stored */
+    return rts_jwt_peek_claims(p, s->id_token, SESSION_MAX_PLAIN, pclaims);
 }

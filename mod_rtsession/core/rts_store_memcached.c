@@ -354,9 +354,9 @@ static apr_status_t rts_mc_del(rts_store_t *s, const char *group_key, const char
     if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
         return rv;
     }
-    RTS_MC_WITH_RETRY_IDEMPOTENT(rv, rts_mc_result(m, memcached_delete_by_key(m, group, strlen(group), key,
-                                                                   strlen(key), 0),
-                                        RTS_MC_OP_DEL));
+    RTS_MC_WITH_RETRY_IDEMPOTENT(rv, rts_mc_result(m, memcached_delete_by_key(m, group,
+                                                       strlen(group), key, strlen(key), 0),
+                                                   RTS_MC_OP_DEL));
     memcached_pool_release(mc->mpool, m);
     return rv;
 }
@@ -372,10 +372,10 @@ static apr_status_t rts_mc_touch(rts_store_t *s, const char *group_key, const ch
     if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
         return rv;
     }
-    RTS_MC_WITH_RETRY_IDEMPOTENT(rv, rts_mc_result(m, memcached_touch_by_key(m, group, strlen(group), key,
-                                                                  strlen(key),
-                                                                  rts_mc_expiry(ttl)),
-                                        RTS_MC_OP_TOUCH));
+    RTS_MC_WITH_RETRY_IDEMPOTENT(rv, rts_mc_result(m, memcached_touch_by_key(m, group,
+                                                       strlen(group), key, strlen(key),
+                                                       rts_mc_expiry(ttl)),
+                                                   RTS_MC_OP_TOUCH));
     memcached_pool_release(mc->mpool, m);
     return rv;
 }
