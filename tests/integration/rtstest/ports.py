@@ -1,18 +1,32 @@
 """Free loopback ports, picked by the harness (bind to port 0, note it, release it)."""
+import random
 import socket
+
+
+# Below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768-60999 on Debian): a
+# port from that range can be taken as the local port of some outgoing connection between the
+# moment we pick it and the moment the service binds it (seen once: the OP never came up).
+PICK_RANGE = (20000, 32000)
 
 
 def free_ports(n: int) -> list[int]:
     socks, ports = [], []
     try:
-        for _ in range(n):
+        for port in random.sample(range(*PICK_RANGE), PICK_RANGE[1] - PICK_RANGE[0]):
+            if len(ports) == n:
+                break
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
-            ports.append(s.getsockname()[1])
+            ports.append(port)
     finally:
         for s in socks:
             s.close()
+    assert len(ports) == n, f"only {len(ports)} free loopback ports in {PICK_RANGE}"
     return ports
 
 
