@@ -60,7 +60,7 @@ class Env:
     """The cast of a benchmark. Use as a context manager: everything stops on exit."""
 
     def __init__(self, n_httpd: int = 3, access_token_ttl: int = 600, n_memcached: int = 1,
-                 memcached_mb: int = 64):
+                 memcached_mb: int = 64, op_config: dict | None = None):
         self.gen = paths.ensure_gen_dir()
         self.pki = make_pki(self.gen / "pki")
         self.mc_ports = free_ports(n_memcached)
@@ -69,6 +69,7 @@ class Env:
         self.session_secret = secrets.token_urlsafe(36)
         self.access_token_ttl = access_token_ttl
         self.memcached_mb = memcached_mb
+        self.op_config = dict(op_config or {})   # extra op.mjs config keys (tests/op/README.md)
         self.memcacheds: list[Memcached] = []
         self.op: OP | None = None
         self.httpds: list[Httpd] = []
@@ -99,7 +100,9 @@ class Env:
                                      "token_endpoint_auth_method": self.client.auth_method,
                                      "redirect_uris": redirect_uris}],
                      self.pki, self.gen, access_token_ttl=self.access_token_ttl,
-                     id_token_ttl=self.access_token_ttl).start()
+                     id_token_ttl=self.access_token_ttl)
+        self.op.config.update(self.op_config)
+        self.op.start()
         self.backend = self._start_backend()
 
     def stop(self):
@@ -141,6 +144,8 @@ class Env:
   # the storm benchmark checks which access token each request was forwarded with
   <Location /app/storm>
     Header always set X-Echo-Access-Token "expr=%{{req:X-Access-Token}}"
+    # session_bytes.py counts the heavy session's groups (RTSessionClaimHeader X-Remote-Groups)
+    Header always set X-Echo-Remote-Groups "expr=%{{req:X-Remote-Groups}}"
   </Location>
 </VirtualHost>
 """)
@@ -199,10 +204,11 @@ OIDCPassClaimsAs headers
         return self.httpd(name, self.openidc_conf(port), with_module=False,
                           extra_modules=[("auth_openidc_module", OPENIDC_SO)])
 
-    def login(self, h: Httpd, cookie_name: str, user: str = "alice") -> str:
+    def login(self, h: Httpd, cookie_name: str, user: str = "alice",
+              password: str | None = None) -> str:
         """A scripted browser login through h; returns the session cookie's value."""
         with Browser(self.pki.ca_cert) as b:
-            res = login(b, f"{h.url}{BENCH_PATH}", user=user)
+            res = login(b, f"{h.url}{BENCH_PATH}", user=user, password=password)
             assert res.final.status_code == 200, f"login through {h.name}: {res.final.status_code}"
             for c in b.cookies:
                 if c.name == cookie_name:

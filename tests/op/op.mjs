@@ -27,7 +27,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import { parseArgs } from 'node:util';
 
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 
 // ---------- configuration ----------
 
@@ -60,6 +60,26 @@ const settings = {
   token_down: false, // false | "503" | "drop"
 };
 
+// Opt-in heavy mode (both off by default; see README.md):
+//   access_token_format "jwt": every access token is an RS256 JWT (typ at+jwt) for one resource
+//     server (resource indicator RESOURCE, defaulted and reused on refresh), carrying the user's
+//     groups; the stock OP issues opaque ones.
+//   heavy_user_groups N > 0: a user "heavy" with N long group names (in the ID token through
+//     scope profile, like every user's groups).
+const accessTokenFormat = config.access_token_format ?? 'opaque';
+const heavyGroups = config.heavy_user_groups ?? 0;
+if (!['opaque', 'jwt'].includes(accessTokenFormat)) {
+  console.error('op: access_token_format must be "opaque" or "jwt"');
+  process.exit(2);
+}
+if (!(Number.isInteger(heavyGroups) && heavyGroups >= 0 && heavyGroups <= 1000)) {
+  console.error('op: heavy_user_groups must be an integer from 0 to 1000');
+  process.exit(2);
+}
+const RESOURCE = 'urn:rts-test:backend';
+// the scopes the client requests, so the JWT's scope claim mirrors the grant
+const RESOURCE_SCOPE = 'openid profile email offline_access';
+
 // ---------- demo users ----------
 
 const USERS = {
@@ -78,6 +98,21 @@ const USERS = {
     },
   },
 };
+if (heavyGroups > 0) {
+  USERS.heavy = {
+    password: 'heavy-session',
+    sub: 'heavy-0d5e71',
+    claims: {
+      email: 'heavy.groups@example.test',
+      email_verified: true,
+      name: 'Heavy Groups',
+      groups: Array.from({ length: heavyGroups }, (_, i) => {
+        const n = String(i + 1).padStart(2, '0');
+        return `/org/department-${n}/team-${n}-members`;
+      }),
+    },
+  };
+}
 const USERS_BY_SUB = Object.fromEntries(Object.values(USERS).map((u) => [u.sub, u]));
 
 // ---------- counters and token log ----------
@@ -164,7 +199,26 @@ const provider = new Provider(issuer, {
     // with a client backchannel_logout_uri, ID tokens carry sid (tests sign logout tokens
     // through /admin/sign-logout-token)
     backchannelLogout: { enabled: true },
+    ...(accessTokenFormat === 'jwt' ? {
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async () => RESOURCE,
+        // also at the token endpoint and on refresh (else openid scope -> opaque, userinfo only)
+        useGrantedResource: async () => true,
+        async getResourceServerInfo(ctx, indicator) {
+          if (indicator !== RESOURCE) throw new errors.InvalidTarget();
+          return { scope: RESOURCE_SCOPE, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+        },
+      },
+    } : {}),
   },
+  ...(accessTokenFormat === 'jwt' ? {
+    // the user's groups in the JWT access token (ttl.AccessToken still decides its exp)
+    async extraTokenClaims(ctx, token) {
+      const user = USERS_BY_SUB[token.accountId];
+      return token.kind === 'AccessToken' && user ? { groups: user.claims.groups } : undefined;
+    },
+  } : {}),
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(ctx, sub) {
     const user = USERS_BY_SUB[sub];
@@ -220,6 +274,7 @@ provider.use(async (ctx, next) => {
   const entry = {
     id: ++tokenSeq, grant_type: null, client_id: null, refresh_token_sha256_12: null,
     received: Date.now() / 1000, answered: null, status: null, error: null, error_detail: null,
+    access_token_length: null, id_token_length: null, refresh_token_length: null,
   };
   tokenLog.push(entry);
   if (tokenLog.length > TOKEN_LOG_MAX) tokenLog = tokenLog.slice(-TOKEN_LOG_MAX);
@@ -250,6 +305,12 @@ provider.use(async (ctx, next) => {
     if (ctx.status >= 400 && ctx.body && typeof ctx.body === 'object') {
       entry.error = ctx.body.error || null;
       entry.error_detail = ctx.rtsError?.error_detail || null;
+    }
+    if (ctx.status === 200 && ctx.body && typeof ctx.body === 'object') {
+      // lengths of what was issued, never the values
+      entry.access_token_length = ctx.body.access_token?.length ?? null;
+      entry.id_token_length = ctx.body.id_token?.length ?? null;
+      entry.refresh_token_length = ctx.body.refresh_token?.length ?? null;
     }
     if (settings.token_delay_after_ms > 0) await sleep(settings.token_delay_after_ms);
     entry.status = ctx.status;
@@ -308,7 +369,7 @@ ${error ? `<p class="error" role="alert">${htmlEscape(error)}</p>` : ''}
   <label>Password <input name="password" type="password"></label>
   <button type="submit">Sign in</button>
 </form>
-<p>Demo users: alice / wonderland, bob / builder</p>
+<p>Demo users: alice / wonderland, bob / builder${USERS.heavy ? ', heavy / heavy-session' : ''}</p>
 </body></html>`;
 }
 
@@ -321,6 +382,10 @@ async function grantAll(details, accountId) {
   grant.addOIDCScope(String(params.scope || 'openid'));
   const missingClaims = prompt?.details?.missingOIDCClaims;
   if (missingClaims) grant.addOIDCClaims(missingClaims);
+  // resource indicators (only in access_token_format "jwt"): the requested scopes for each
+  for (const resource of [params.resource ?? []].flat()) {
+    grant.addResourceScope(resource, String(params.scope || 'openid'));
+  }
   const id = await grant.save();
   grantsByAccount.set(id, accountId);
   return id;
@@ -372,7 +437,8 @@ const sha256 = (s) => crypto.createHash('sha256').update(s).digest();
 //   POST /admin/settings {access_token_ttl, id_token_ttl, refresh_token_ttl,
 //                         token_delay_ms, token_delay_after_ms, token_down: false|"503"|"drop"}
 //   GET  /admin/token-log        -> [{id, grant_type, client_id, refresh_token_sha256_12,
-//                                    received, answered, status, error, error_detail}]
+//                                    received, answered, status, error, error_detail,
+//                                    access_token_length, id_token_length, refresh_token_length}]
 //   POST /admin/revoke-grants {sub?} -> {revoked: n}  (every grant, or those of one user)
 //   GET  /admin/users            -> {alice: {sub, email, name, groups}, ...}
 //   POST /admin/sign {claims, header?} -> {jwt}  signed RS256 with the OP's own key (for
