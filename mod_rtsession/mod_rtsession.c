@@ -18,6 +18,7 @@
 #include "mod_rtsession_logout.h"
 #include "mod_rtsession_authz.h"
 #include "mod_rtsession_status.h"
+#include "rts_claims_memo.h"
 #include "rts_http.h"
 #include "rts_lifetime.h"
 #include "rts_provider.h"
@@ -62,6 +63,7 @@ static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
     apr_hash_t *clients = apr_hash_make(pchild);
     apr_hash_t *providers = apr_hash_make(pchild);
     rts_touch_memo_t *memo = NULL;
+    rts_claims_memo_t *claims_memo = NULL;
     int threads = 1;
     apr_status_t rv;
 
@@ -83,6 +85,13 @@ static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
                          "touched at every request once a touch is due");
         }
         sc->touch_memo = memo;
+        /* one claims memo per child: its entries are keyed by the ID token itself */
+        if (!claims_memo && rts_claims_memo_create(pchild, &claims_memo) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                         RTSLOGNO(10317) "creating the claims memo failed; the claims will be "
+                         "parsed from the ID token at every request");
+        }
+        sc->claims_memo = claims_memo;
         sc->store = apr_hash_get(stores, sc->memcached, APR_HASH_KEY_STRING);
         if (!sc->store) {
             rv = rts_store_memcached_create(pchild, sc->memcached, (unsigned)threads,

@@ -10,6 +10,7 @@
 #include "mod_rtsession_config.h"
 #include "rts_crypto.h"
 #include "rts_flow.h"
+#include "rts_record.h"
 #include "rts_store.h"
 
 #define DEFAULT_SCOPE "openid"
@@ -634,22 +635,6 @@ int rts_config_check(apr_pool_t *p, server_rec *s)
     return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
-static apr_status_t derive_secret(const char *secret, rts_secret_t *out)
-{
-    static const char salt[] = "mod_rtsession";
-    static const char info_id[] = "store key naming";
-    static const char info_seal[] = "record sealing";
-    apr_status_t rv;
-
-    rv = rts_hkdf_sha256(secret, strlen(secret), salt, sizeof(salt) - 1, info_id,
-                         sizeof(info_id) - 1, out->key_id, sizeof(out->key_id));
-    if (rv == APR_SUCCESS) {
-        rv = rts_hkdf_sha256(secret, strlen(secret), salt, sizeof(salt) - 1, info_seal,
-                             sizeof(info_seal) - 1, out->key_seal, sizeof(out->key_seal));
-    }
-    return rv;
-}
-
 static apr_status_t wipe_secrets(void *data)
 {
     apr_array_header_t *secrets = data;
@@ -712,7 +697,8 @@ int rts_config_build(apr_pool_t *p, server_rec *s)
         apr_pool_cleanup_register(p, c->secrets, wipe_secrets, apr_pool_cleanup_null);
         for (i = 0; i < sc->secrets->nelts; i++) {
             rts_secret_t *sec = apr_array_push(c->secrets);
-            if (derive_secret(APR_ARRAY_IDX(sc->secrets, i, const char *), sec) != APR_SUCCESS) {
+            if (rts_secret_derive(p, APR_ARRAY_IDX(sc->secrets, i, const char *), sec)
+                != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
                              RTSLOGNO(10304) "deriving keys from RTSessionSecret failed");
                 return HTTP_INTERNAL_SERVER_ERROR;

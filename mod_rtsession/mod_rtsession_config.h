@@ -42,6 +42,7 @@ typedef struct rts_srv_conf_t {
     rts_http_t *http;
     rts_provider_t *provider;
     rts_touch_memo_t *touch_memo;
+    rts_claims_memo_t *claims_memo;
 } rts_srv_conf_t;
 
 typedef struct rts_claim_header_t {

@@ -84,6 +84,7 @@ rts_ctx_t *rts_req_ctx(request_rec *r, rts_srv_conf_t *sc)
     ctx->cfg = sc->core;
     ctx->provider = sc->provider;
     ctx->touch_memo = sc->touch_memo;
+    ctx->claims_memo = sc->claims_memo;
     rts_status_attach(ctx);
     return ctx;
 }
@@ -296,6 +297,12 @@ static const char *claim_value(apr_pool_t *p, const json_t *v)
                 text = text ? apr_pstrcat(p, text, ",", t, NULL) : t;
             }
         }
+    }
+    else if (json_is_integer(v)) {          /* iat, exp, auth_time: no serializer per request */
+        text = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
+    }
+    else if (json_is_boolean(v)) {
+        text = json_is_true(v) ? "true" : "false";
     }
     else if (v && !json_is_null(v)) {
         text = rts_json_dump(p, v, NULL);

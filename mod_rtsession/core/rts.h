@@ -26,6 +26,7 @@ typedef struct rts_http_t rts_http_t;
 typedef struct rts_config_t rts_config_t;
 typedef struct rts_provider_t rts_provider_t;
 typedef struct rts_touch_memo_t rts_touch_memo_t;
+typedef struct rts_claims_memo_t rts_claims_memo_t;
 typedef struct rts_metrics_t rts_metrics_t;
 
 /* A clock the tests can control. Returns microseconds since the epoch, like apr_time_now(). */
@@ -45,6 +46,7 @@ typedef struct rts_ctx_t {
     void (*sleep)(void *baton, apr_interval_time_t t);
     void *sleep_baton;
     rts_touch_memo_t *touch_memo;  /* per-child idle-slide memo; NULL: touch whenever due */
+    rts_claims_memo_t *claims_memo;   /* per-child parsed ID token claims; NULL: parse each time */
     rts_metrics_t *metrics;        /* shared counters (rts_metrics.h); NULL counts nothing */
 } rts_ctx_t;
 

@@ -15,7 +15,8 @@ typedef enum {
 /* One configured module secret and the keys derived from it (HKDF, at config time). */
 typedef struct rts_secret_t {
     unsigned char key_id[RTS_SEAL_KEY_LEN];   /* HMAC key naming store records */
-    unsigned char key_seal[RTS_SEAL_KEY_LEN]; /* input for per-session sealing keys */
+    unsigned char key_seal[RTS_SEAL_KEY_LEN]; /* PRK of the per-record sealing keys */
+    rts_hmac_key_t *mac_id, *mac_seal;        /* the same keys set up once; NULL: per use */
 } rts_secret_t;
 
 struct rts_config_t {

@@ -20,29 +20,81 @@ apr_status_t rts_sha256(const void *data, apr_size_t len, unsigned char out[RTS_
     return EVP_Digest(data, len, out, &outlen, EVP_sha256(), NULL) == 1 ? APR_SUCCESS : APR_EGENERAL;
 }
 
-apr_status_t rts_hmac_sha256(const void *key, apr_size_t key_len, const void *data, apr_size_t len,
-                             unsigned char out[RTS_SHA256_LEN])
+/* A new HMAC-SHA256 context set up with key; NULL on failure. */
+static EVP_MAC_CTX *hmac_ctx_new(const void *key, apr_size_t key_len)
 {
     EVP_MAC *mac;
-    EVP_MAC_CTX *ctx = NULL;
+    EVP_MAC_CTX *ctx;
     OSSL_PARAM params[2];
-    size_t outlen = 0;
-    apr_status_t rv = APR_EGENERAL;
 
     if (!(mac = EVP_MAC_fetch(NULL, "HMAC", NULL))) {
-        return APR_EGENERAL;
+        return NULL;
     }
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
     params[1] = OSSL_PARAM_construct_end();
-    if ((ctx = EVP_MAC_CTX_new(mac))
-        && EVP_MAC_init(ctx, key, key_len, params) == 1
-        && EVP_MAC_update(ctx, data, len) == 1
-        && EVP_MAC_final(ctx, out, &outlen, RTS_SHA256_LEN) == 1
-        && outlen == RTS_SHA256_LEN) {
-        rv = APR_SUCCESS;
+    ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);          /* the context holds its own reference */
+    if (ctx && EVP_MAC_init(ctx, key, key_len, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ctx = NULL;
     }
+    return ctx;
+}
+
+/* Feeds data to a keyed context and finishes it. */
+static apr_status_t hmac_finish(EVP_MAC_CTX *ctx, const void *data, apr_size_t len,
+                                unsigned char out[RTS_SHA256_LEN])
+{
+    size_t outlen = 0;
+
+    return ctx && EVP_MAC_update(ctx, data, len) == 1
+           && EVP_MAC_final(ctx, out, &outlen, RTS_SHA256_LEN) == 1 && outlen == RTS_SHA256_LEN
+           ? APR_SUCCESS : APR_EGENERAL;
+}
+
+apr_status_t rts_hmac_sha256(const void *key, apr_size_t key_len, const void *data, apr_size_t len,
+                             unsigned char out[RTS_SHA256_LEN])
+{
+    EVP_MAC_CTX *ctx = hmac_ctx_new(key, key_len);
+    apr_status_t rv = hmac_finish(ctx, data, len, out);
+
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
+    return rv;
+}
+
+struct rts_hmac_key_t {
+    EVP_MAC_CTX *ctx;           /* keyed, never updated: only duplicated */
+};
+
+static apr_status_t hmac_key_cleanup(void *data)
+{
+    rts_hmac_key_t *k = data;
+
+    EVP_MAC_CTX_free(k->ctx);   /* frees the key material cleansed */
+    k->ctx = NULL;
+    return APR_SUCCESS;
+}
+
+apr_status_t rts_hmac_key_create(apr_pool_t *p, const void *key, apr_size_t key_len,
+                                 rts_hmac_key_t **pkey)
+{
+    rts_hmac_key_t *k = apr_pcalloc(p, sizeof(*k));
+
+    if (!(k->ctx = hmac_ctx_new(key, key_len))) {
+        return APR_EGENERAL;
+    }
+    apr_pool_cleanup_register(p, k, hmac_key_cleanup, apr_pool_cleanup_null);
+    *pkey = k;
+    return APR_SUCCESS;
+}
+
+apr_status_t rts_hmac_sha256_keyed(const rts_hmac_key_t *key, const void *data, apr_size_t len,
+                                   unsigned char out[RTS_SHA256_LEN])
+{
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(key->ctx);
+    apr_status_t rv = hmac_finish(ctx, data, len, out);
+
+    EVP_MAC_CTX_free(ctx);
     return rv;
 }
 

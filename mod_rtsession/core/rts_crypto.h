@@ -11,6 +11,14 @@
 apr_status_t rts_sha256(const void *data, apr_size_t len, unsigned char out[RTS_SHA256_LEN]);
 apr_status_t rts_hmac_sha256(const void *key, apr_size_t key_len, const void *data, apr_size_t len,
                              unsigned char out[RTS_SHA256_LEN]);
+/* An HMAC-SHA256 key set up once (OpenSSL's keyed EVP_MAC_CTX, duplicated per use): per-request
+ * HMACs under the module's record keys skip the algorithm fetch and the key schedule. Freed with
+ * p. Safe to use from several threads at once: each use works on its own duplicate. */
+typedef struct rts_hmac_key_t rts_hmac_key_t;
+apr_status_t rts_hmac_key_create(apr_pool_t *p, const void *key, apr_size_t key_len,
+                                 rts_hmac_key_t **pkey);
+apr_status_t rts_hmac_sha256_keyed(const rts_hmac_key_t *key, const void *data, apr_size_t len,
+                                   unsigned char out[RTS_SHA256_LEN]);
 /* HKDF-SHA256 (RFC 5869) extract+expand. */
 apr_status_t rts_hkdf_sha256(const void *ikm, apr_size_t ikm_len, const void *salt, apr_size_t salt_len,
                              const void *info, apr_size_t info_len, unsigned char *out, apr_size_t out_len);

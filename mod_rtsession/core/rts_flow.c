@@ -4,6 +4,7 @@
 #include "rts.h"
 #include "rts_flow.h"
 #include "rts_authreq.h"
+#include "rts_claims_memo.h"
 #include "rts_backchannel.h"
 #include "rts_config.h"
 #include "rts_cookie.h"
@@ -223,7 +224,8 @@ apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     }
     out->kind = RTS_OUT_PASS;
     out->session = s;
-    if (rts_session_claims(ctx->pool, s, &out->claims) != APR_SUCCESS) {
+    if (rts_claims_memo_get(ctx->claims_memo, ctx->pool, s->id_token, RTS_SESSION_MAX_PLAIN,
+                            &out->claims) != APR_SUCCESS) {
         out->claims = NULL;
     }
     return APR_SUCCESS;

@@ -1,9 +1,9 @@
 /* Session lifetime checks and the idle-timeout slide by memcached touch. */
 #include <string.h>
-#include <apr_thread_mutex.h>
 #include "rts.h"
 #include "rts_config.h"
 #include "rts_lifetime.h"
+#include "rts_lock.h"
 #include "rts_log.h"
 #include "rts_store.h"
 
@@ -17,22 +17,18 @@ typedef struct {
 } memo_entry_t;
 
 struct rts_touch_memo_t {
-#if APR_HAS_THREADS
-    apr_thread_mutex_t *mutex;
-#endif
+    rts_lock_t *lock;
     memo_entry_t entries[MEMO_SLOTS];
 };
 
 apr_status_t rts_touch_memo_create(apr_pool_t *p, rts_touch_memo_t **pmemo)
 {
     rts_touch_memo_t *m = apr_pcalloc(p, sizeof(*m));
+    apr_status_t rv = rts_lock_create(p, &m->lock);
 
-#if APR_HAS_THREADS
-    apr_status_t rv = apr_thread_mutex_create(&m->mutex, APR_THREAD_MUTEX_DEFAULT, p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
-#endif
     *pmemo = m;
     return APR_SUCCESS;
 }
@@ -57,18 +53,14 @@ static int memo_seen(rts_touch_memo_t *m, const char *key, apr_time_t anchor,
     memo_entry_t *e = &m->entries[h % MEMO_SLOTS];
     int seen;
 
-#if APR_HAS_THREADS
-    apr_thread_mutex_lock(m->mutex);
-#endif
+    rts_lock(m->lock);
     seen = e->key_hash == h && e->anchor == anchor && e->slot >= slot;
     if (!seen) {
         e->key_hash = h;
         e->anchor = anchor;
         e->slot = slot;
     }
-#if APR_HAS_THREADS
-    apr_thread_mutex_unlock(m->mutex);
-#endif
+    rts_unlock(m->lock);
     return seen;
 }
 

@@ -7,23 +7,66 @@
 #include "rts_crypto.h"
 #include "rts_util.h"
 
+apr_status_t rts_secret_derive(apr_pool_t *p, const char *secret, rts_secret_t *out)
+{
+    static const char salt[] = "mod_rtsession";
+    static const char info_id[] = "store key naming";
+    static const char info_seal[] = "record sealing";
+    apr_status_t rv;
+
+    rv = rts_hkdf_sha256(secret, strlen(secret), salt, sizeof(salt) - 1, info_id,
+                         sizeof(info_id) - 1, out->key_id, sizeof(out->key_id));
+    if (rv == APR_SUCCESS) {
+        rv = rts_hkdf_sha256(secret, strlen(secret), salt, sizeof(salt) - 1, info_seal,
+                             sizeof(info_seal) - 1, out->key_seal, sizeof(out->key_seal));
+    }
+    if (rv == APR_SUCCESS) {
+        rv = rts_hmac_key_create(p, out->key_id, sizeof(out->key_id), &out->mac_id);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = rts_hmac_key_create(p, out->key_seal, sizeof(out->key_seal), &out->mac_seal);
+    }
+    return rv;
+}
+
+/* HMAC-SHA256 under one of the secret's keys: the prepared key when there is one. */
+static apr_status_t secret_hmac(const rts_hmac_key_t *keyed, const unsigned char *raw,
+                                const void *data, apr_size_t len, unsigned char out[RTS_SHA256_LEN])
+{
+    return keyed ? rts_hmac_sha256_keyed(keyed, data, len, out)
+                 : rts_hmac_sha256(raw, RTS_SEAL_KEY_LEN, data, len, out);
+}
+
 const char *rts_record_key(apr_pool_t *p, const rts_secret_t *secret, const char *prefix,
                            const char *message)
 {
     unsigned char mac[RTS_SHA256_LEN];
 
-    if (rts_hmac_sha256(secret->key_id, sizeof(secret->key_id), message, strlen(message), mac)
+    if (secret_hmac(secret->mac_id, secret->key_id, message, strlen(message), mac)
         != APR_SUCCESS) {
         return NULL;
     }
     return apr_pstrcat(p, prefix, rts_b64url_encode(p, mac, sizeof(mac)), NULL);
 }
 
+/* HKDF-Expand (RFC 5869, 2.3) for one SHA-256 block: HMAC(PRK, info || 0x00 || bound || 0x01).
+ * key_seal is itself an HKDF output, a uniform PRK, so no Extract step is needed; one HMAC per
+ * record instead of the two of a full HKDF, on every request's session read. The 0x00 separates
+ * info from bound (neither holds a NUL). */
 static apr_status_t record_seal_key(const rts_secret_t *secret, const char *bound,
                                     const char *info, unsigned char key[RTS_SEAL_KEY_LEN])
 {
-    return rts_hkdf_sha256(secret->key_seal, sizeof(secret->key_seal), bound, strlen(bound),
-                           info, strlen(info), key, RTS_SEAL_KEY_LEN);
+    char buf[256];
+    apr_size_t info_len = strlen(info), bound_len = strlen(bound);
+
+    if (info_len + bound_len + 2 > sizeof(buf)) {
+        return APR_EINVAL;
+    }
+    memcpy(buf, info, info_len);
+    buf[info_len] = '\0';
+    memcpy(buf + info_len + 1, bound, bound_len);
+    buf[info_len + 1 + bound_len] = 0x01;
+    return secret_hmac(secret->mac_seal, secret->key_seal, buf, info_len + bound_len + 2, key);
 }
 
 apr_status_t rts_record_seal(apr_pool_t *p, const rts_secret_t *secret, const char *bound,

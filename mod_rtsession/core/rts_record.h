@@ -9,11 +9,16 @@
 #include <apr_pools.h>
 #include "rts_config.h"
 
+/* The keys of one configured secret (HKDF-SHA256 with the module's salt and labels), prepared
+ * for per-request use; the prepared keys live as long as p. */
+apr_status_t rts_secret_derive(apr_pool_t *p, const char *secret, rts_secret_t *out);
+
 /* prefix + base64url(HMAC-SHA256(secret.key_id, message)); NULL on failure. */
 const char *rts_record_key(apr_pool_t *p, const rts_secret_t *secret, const char *prefix,
                            const char *message);
 
-/* Seals plain under HKDF-SHA256(secret.key_seal, salt = bound, info), authenticating key. */
+/* Seals plain under HKDF-Expand-SHA256(PRK = secret.key_seal, info || 0x00 || bound), with key as
+ * associated data. bound and info together are at most 253 bytes. */
 apr_status_t rts_record_seal(apr_pool_t *p, const rts_secret_t *secret, const char *bound,
                              const char *info, const char *key, const void *plain,
                              apr_size_t plain_len, const char **pval, apr_size_t *plen);

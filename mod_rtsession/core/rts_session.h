@@ -1,7 +1,8 @@
 /* The session record: what memcached holds for one logged-in browser, sealed.
  * Store key = "rts:s:" + b64url(HMAC(secret.key_id, "s:" + cookie id)): a memcached dump
- * yields no cookie. Value = AES-256-GCM under HKDF(secret.key_seal, cookie id): a dump
- * yields no token either, and the cookie alone opens nothing without the module secret. */
+ * yields no cookie. Value = AES-256-GCM under a key derived from secret.key_seal and the cookie
+ * id (rts_record.h): a dump yields no token either, and the cookie alone opens nothing without
+ * the module secret. The plaintext layout is in rts_session_codec.h. */
 #ifndef RTS_SESSION_H
 #define RTS_SESSION_H
 
@@ -10,7 +11,7 @@
 #include "rts_config.h"
 
 #define RTS_SESSION_ID_BYTES 32          /* 256 bits from the CSPRNG */
-#define RTS_SESSION_FORMAT 1
+#define RTS_SESSION_MAX_PLAIN (48 * 1024)  /* a record's plaintext, and so the ID token in it */
 
 typedef struct rts_session_t {
     /* not persisted: where the record lives */

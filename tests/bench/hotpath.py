@@ -4,17 +4,38 @@ interleaved A B C A B C, three rounds:
   A  the same httpd proxying the same static backend without authentication,
   B  mod_rtsession with a valid session cookie (no refresh due),
   C  Debian's mod_auth_openidc (memcache cache, server-side session, same OP/backend/MPM).
-Prints per-run figures, the medians, B/A and C/A, the added p99 and memcached ops per request.
+Prints per-run figures, the medians, B/A and C/A, the added p99, memcached ops per request, and
+the CPU time per request of the variant's httpd (its children, from /proc) and of memcached.
 Usage: /usr/bin/python3 tests/bench/hotpath.py [--duration 10] [--rounds 3] [--no-openidc]
 Env: RTS_MODULE (the module under test), RTS_MPM (event|worker|prefork)."""
 import argparse
+import os
 import statistics
 import sys
+from pathlib import Path
 
 import benchlib as bl
 from rtstest.httpd import mpm
 
 RTS_COOKIE = "__Host-rtsession"
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(marker: str) -> float:
+    """User + system CPU of every live process whose command line contains marker."""
+    total = 0
+    for d in Path("/proc").iterdir():
+        try:
+            if not d.name.isdigit():
+                continue
+            cmdline = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if marker not in cmdline:
+                continue
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            continue
+    return total / TICKS
 
 
 def main():
@@ -39,35 +60,50 @@ def main():
                 print(f"mod_auth_openidc skipped: {e}", file=sys.stderr)
         results = {k: [] for k in variants}
         mc_port = [env.memcached.port]
+        mc_marker = f"-p {env.memcached.port} "
+        markers = {k: f"{h.root}/conf/" for k, (h, _) in variants.items()}
         for k, (h, headers) in variants.items():     # warm up: connections, caches
             bl.wrk(h.url + bl.BENCH_PATH, headers, args.connections, 2, 2)
         for rnd in range(args.rounds):
             for k, (h, headers) in variants.items():
                 before = bl.mc_ops(mc_port)
+                cpu0, mc_cpu0 = cpu_seconds(markers[k]), cpu_seconds(mc_marker)
                 r = bl.wrk(h.url + bl.BENCH_PATH, headers, args.connections, 2, args.duration)
+                cpu1, mc_cpu1 = cpu_seconds(markers[k]), cpu_seconds(mc_marker)
                 after = bl.mc_ops(mc_port)
-                r["mc"] = {op: (after[op] - before[op]) / max(r["requests"], 1) for op in bl.MC_OPS}
+                n = max(r["requests"], 1)
+                r["mc"] = {op: (after[op] - before[op]) / n for op in bl.MC_OPS}
+                r["httpd_us"] = 1e6 * (cpu1 - cpu0) / n
+                r["mc_us"] = 1e6 * (mc_cpu1 - mc_cpu0) / n
                 results[k].append(r)
                 print(f"round {rnd + 1} {k:20s} {r['rps']:9.0f} req/s  p50 {r['p50_ms']:.3f} ms  "
-                      f"p99 {r['p99_ms']:.3f} ms  non-2xx {r['non2xx']}  errors {r['errors']}",
+                      f"p99 {r['p99_ms']:.3f} ms  httpd {r['httpd_us']:.0f} us/req  "
+                      f"memcached {r['mc_us']:.1f} us/req  non-2xx {r['non2xx']}  errors {r['errors']}",
                       flush=True)
 
     print(f"\nhot path, {args.connections} connections, 2 wrk threads, {args.duration} s x "
           f"{args.rounds} rounds, MPM {mpm()}, "
           f"nproc {bl.nproc()}, load average {bl.loadavg()}")
     print(f"{'variant':22s} {'req/s (median)':>15s} {'ratio':>7s} {'p50 ms':>8s} {'p99 ms':>8s} "
-          f"{'+p99 ms':>8s} {'get/req':>8s} {'set/req':>8s} {'touch/req':>9s} {'non2xx':>7s}")
+          f"{'+p99 ms':>8s} {'get/req':>8s} {'set/req':>8s} {'touch/req':>9s} {'httpd us':>9s} "
+          f"{'+us':>6s} {'mc us':>6s} {'non2xx':>7s}")
     base = results["A plain proxy"]
     base_rps = statistics.median(r["rps"] for r in base)
     base_p99 = statistics.median(r["p99_ms"] for r in base)
+    base_cpu = statistics.median(r["httpd_us"] for r in base)
     for k, runs in results.items():
         rps = statistics.median(r["rps"] for r in runs)
         p50 = statistics.median(r["p50_ms"] for r in runs)
         p99 = statistics.median(r["p99_ms"] for r in runs)
         mc = {op: statistics.median(r["mc"][op] for r in runs) for op in bl.MC_OPS}
+        cpu = statistics.median(r["httpd_us"] for r in runs)
+        mc_cpu = statistics.median(r["mc_us"] for r in runs)
         print(f"{k:22s} {rps:15.0f} {rps / base_rps:7.2f} {p50:8.3f} {p99:8.3f} "
               f"{p99 - base_p99:+8.3f} {mc['cmd_get']:8.2f} {mc['cmd_set']:8.2f} "
-              f"{mc['cmd_touch']:9.3f} {sum(r['non2xx'] + r['errors'] for r in runs):7d}")
+              f"{mc['cmd_touch']:9.3f} {cpu:9.0f} {cpu - base_cpu:+6.0f} {mc_cpu:6.1f} "
+              f"{sum(r['non2xx'] + r['errors'] for r in runs):7d}")
+    print("httpd us: CPU time (user + system) of the variant's httpd per request, the backend "
+          "httpd not included; +us: over the plain proxy; mc us: memcached's CPU per request")
     bad = [k for k, runs in results.items() if any(r["non2xx"] or r["errors"] for r in runs)]
     if bad:
         print(f"WARNING: non-2xx answers or socket errors in {bad}: the figures are not valid")

@@ -1,18 +1,18 @@
 /* Session record decoding (rts_session_open) under a fixed secret and cookie id. First byte
  * even: the rest is a sealed record as memcached would hand it back (exercises the AEAD
- * framing). Odd: the rest is a plaintext that this target seals with the record's key first,
- * so the fuzzer reaches the decoder behind the authentication tag. The key derivation is
- * checked against rts_session_seal once, so a change in rts_session.c cannot silently turn
- * this target into a decryption-failure test. */
+ * framing). Odd: the rest is a binary plaintext (rts_session_codec.h) that this target seals
+ * with the record's key first, so the fuzzer reaches the decoder behind the authentication tag.
+ * The sealing is checked against rts_session_seal once, so a change in rts_session.c cannot
+ * silently turn this target into a decryption-failure test. */
 #include <string.h>
-#include <openssl/crypto.h>
 #include "fuzz_common.h"
 #include "rts.h"
 #include "rts_config.h"
-#include "rts_crypto.h"
+#include "rts_record.h"
 #include "rts_session.h"
+#include "rts_session_codec.h"
 
-#define FUZZ_SEAL_INFO "rtsession session v1"   /* = SEAL_INFO in rts_session.c */
+#define FUZZ_SEAL_INFO "rtsession session v2"   /* = SEAL_INFO in rts_session.c */
 #define FUZZ_ID "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"   /* 43 base64url characters */
 
 static rts_secret_t secret;
@@ -21,28 +21,30 @@ static const char *store_key;
 static void seal_plain(apr_pool_t *p, const void *plain, apr_size_t len, unsigned char **out,
                        apr_size_t *out_len)
 {
-    unsigned char key[RTS_SEAL_KEY_LEN];
+    const char *val;
 
-    rts_fuzz_assert(rts_hkdf_sha256(secret.key_seal, sizeof(secret.key_seal), FUZZ_ID,
-                                    strlen(FUZZ_ID), FUZZ_SEAL_INFO, strlen(FUZZ_SEAL_INFO), key,
-                                    sizeof(key)) == APR_SUCCESS, "hkdf");
-    rts_fuzz_assert(rts_seal(p, key, store_key, strlen(store_key), plain, len, out, out_len)
-                    == APR_SUCCESS, "seal");
-    OPENSSL_cleanse(key, sizeof(key));
+    rts_fuzz_assert(rts_record_seal(p, &secret, FUZZ_ID, FUZZ_SEAL_INFO, store_key, plain, len,
+                                    &val, out_len) == APR_SUCCESS, "seal");
+    *out = (unsigned char *)val;
 }
 
 static void setup(void)
 {
     apr_pool_t *p = rts_fuzz_pool();
-    static const char plain[] = "{\"v\":1,\"g\":1,\"s\":\"alice\",\"a\":\"at\"}";
-    rts_session_t *s;
+    rts_session_t sample = { 0 }, *s;
+    const unsigned char *plain;
+    apr_size_t plain_len;
     unsigned char *sealed;
     apr_size_t sealed_len;
 
     memset(secret.key_id, 0x11, sizeof(secret.key_id));
     memset(secret.key_seal, 0x22, sizeof(secret.key_seal));
     store_key = rts_session_store_key(p, &secret, FUZZ_ID);
-    seal_plain(p, plain, strlen(plain), &sealed, &sealed_len);
+    sample.gen = 1;
+    sample.sub = "alice";
+    sample.access_token = "at";
+    rts_fuzz_assert(rts_session_encode(p, &sample, &plain, &plain_len) == APR_SUCCESS, "encode");
+    seal_plain(p, plain, plain_len, &sealed, &sealed_len);
     rts_fuzz_assert(rts_session_open(p, &secret, FUZZ_ID, store_key, (const char *)sealed,
                                      sealed_len, &s) == APR_SUCCESS && !strcmp(s->sub, "alice"),
                     "the target's sealing matches rts_session.c (update FUZZ_SEAL_INFO)");

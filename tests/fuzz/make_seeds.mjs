@@ -102,11 +102,30 @@ add('token_response', 'invalid_grant', status[400] + '{"error":"invalid_grant","
 add('token_response', 'invalid_client', status[401] + '{"error":"invalid_client"}');
 add('token_response', 'server', status[500] + '<html>');
 
-add('session', 'plain_full', '\x01' + JSON.stringify({ v: 1, g: 3, s: 'alice', i: 'a.b.c', a: 'at', r: 'rt',
-                                                      ae: 1700000000000, re: 1700000000000, c: 1, t: 2,
-                                                      lo: 'owner', lu: 5 }));
-add('session', 'plain_min', '\x01{"v":1,"g":1,"s":"a","a":"b"}');
-add('session', 'plain_v2', '\x01{"v":2,"g":1,"s":"a","a":"b"}');
+// The binary session plaintext (core/rts_session_codec.h), as a latin1 string.
+const u64 = (n) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; };
+const sessionRecord = (r) => {
+  const parts = [Buffer.from([2]), u64(r.g ?? 1), ...['ae', 're', 'c', 't', 'lu'].map((k) => u64(r[k] ?? 0))];
+  for (const k of ['s', 'i', 'a', 'r', 'sid', 'lo']) {
+    const len = Buffer.alloc(2);
+    if (r[k] === undefined) {
+      len.writeUInt16BE(0xffff);
+      parts.push(len);
+    } else {
+      const b = Buffer.from(r[k]);
+      len.writeUInt16BE(b.length);
+      parts.push(len, b, Buffer.from([0]));
+    }
+  }
+  return Buffer.concat(parts).toString('latin1');
+};
+add('session', 'plain_full', '\x01' + sessionRecord({ g: 3, s: 'alice', i: 'a.b.c', a: 'at', r: 'rt',
+                                                    ae: 1700000000000, re: 1800000000000, c: 1699999000000,
+                                                    t: 1699999000000, sid: 'op-sid', lo: 'host/1/2',
+                                                    lu: 1700000001000 }));
+add('session', 'plain_min', '\x01' + sessionRecord({ g: 1, s: 'alice', a: 'at' }));
+add('session', 'plain_long_at', '\x01' + sessionRecord({ g: 2, s: 'bob', i: '', a: 'x'.repeat(300), r: 'rt' }));
+add('session', 'plain_v1_json', '\x01{"v":1,"g":1,"s":"a","a":"b"}');
 add('session', 'sealed_garbage', '\x00' + 'x'.repeat(40));
 
 add('cookie', 'both', '__Host-rtsession=abc; __Host-rtsession_login=def; other=1');

@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <check.h>
 #include "test_ctx.h"
+#include "rts_record.h"
 #include "rts_crypto.h"
 #include "rts_provider.h"
 
@@ -60,8 +61,7 @@ test_env_t *test_env_create(apr_pool_t *p)
     c->cookie_name = "rtsession";
     c->secrets = apr_array_make(p, 1, sizeof(rts_secret_t));
     sec = apr_array_push(c->secrets);
-    rts_hkdf_sha256(secret, strlen(secret), "t", 1, "id", 2, sec->key_id, sizeof(sec->key_id));
-    rts_hkdf_sha256(secret, strlen(secret), "t", 1, "seal", 4, sec->key_seal, sizeof(sec->key_seal));
+    ck_assert_int_eq(rts_secret_derive(p, secret, sec), APR_SUCCESS);
     env->cfg = c;
     return env;
 }

@@ -57,6 +57,25 @@ START_TEST(test_crypto_hmac_rfc4231)
 }
 END_TEST
 
+START_TEST(test_crypto_hmac_keyed_rfc4231)
+{
+    rts_hmac_key_t *k;
+    unsigned char key[20], md[RTS_SHA256_LEN];
+    int i;
+
+    memset(key, 0x0b, sizeof(key));
+    ck_assert_int_eq(rts_hmac_key_create(rts_test_pool, key, sizeof(key), &k), APR_SUCCESS);
+    /* the prepared key is reusable: each use starts from the keyed state */
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(rts_hmac_sha256_keyed(k, "Hi There", 8, md), APR_SUCCESS);
+        assert_hex(md, sizeof(md), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+    }
+    ck_assert_int_eq(rts_hmac_key_create(rts_test_pool, "Jefe", 4, &k), APR_SUCCESS);
+    ck_assert_int_eq(rts_hmac_sha256_keyed(k, "what do ya want for nothing?", 28, md), APR_SUCCESS);
+    assert_hex(md, sizeof(md), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+END_TEST
+
 START_TEST(test_crypto_hkdf_rfc5869)
 {
     unsigned char ikm[22], salt[13], info[10], okm[42];
@@ -156,6 +175,7 @@ Suite *rts_suite_crypto(void)
     tcase_add_checked_fixture(tc, rts_test_setup, rts_test_teardown);
     tcase_add_test(tc, test_crypto_sha256);
     tcase_add_test(tc, test_crypto_hmac_rfc4231);
+    tcase_add_test(tc, test_crypto_hmac_keyed_rfc4231);
     tcase_add_test(tc, test_crypto_hkdf_rfc5869);
     tcase_add_test(tc, test_crypto_seal_roundtrip);
     tcase_add_test(tc, test_crypto_open_rejects);

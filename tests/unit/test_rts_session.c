@@ -6,6 +6,10 @@
 #include "rts_cookie.h"
 #include "rts_crypto.h"
 #include "rts_session.h"
+#include "rts_session_codec.h"
+#include "rts_claims_memo.h"
+#include "rts_util.h"
+#include <apr_thread_proc.h>
 
 static test_env_t *env;
 
@@ -183,6 +187,272 @@ START_TEST(test_cookie_strip_and_build)
 }
 END_TEST
 
+/* --- the binary plaintext (rts_session_codec.h) --- */
+
+static rts_session_t *decoded(const unsigned char *buf, apr_size_t len, apr_status_t want)
+{
+    rts_session_t *d = apr_pcalloc(rts_test_pool, sizeof(*d));
+
+    ck_assert_int_eq(rts_session_decode(buf, len, d), want);
+    return d;
+}
+
+START_TEST(test_codec_round_trip_every_field)
+{
+    rts_session_t *s = sample(), *d;
+    const unsigned char *buf;
+    apr_size_t len;
+
+    s->rt_expires = TEST_T0 + apr_time_from_sec(86400);
+    s->seen = TEST_T0 + apr_time_from_sec(5);
+    s->sid = "op-sid";
+    s->lock_owner = "host/123/7";
+    s->lock_until = TEST_T0 + apr_time_from_sec(35);
+    ck_assert_int_eq(rts_session_encode(rts_test_pool, s, &buf, &len), APR_SUCCESS);
+    d = decoded(buf, len, APR_SUCCESS);
+    ck_assert_int_eq(d->gen, 7);
+    ck_assert_str_eq(d->sub, "alice");
+    ck_assert_str_eq(d->id_token, s->id_token);
+    ck_assert_str_eq(d->access_token, "AT-secret-value");
+    ck_assert_str_eq(d->refresh_token, "RT-secret-value");
+    ck_assert_str_eq(d->sid, "op-sid");
+    ck_assert_str_eq(d->lock_owner, "host/123/7");
+    /* times keep millisecond precision */
+    ck_assert_int_eq(d->at_expires, s->at_expires / 1000 * 1000);
+    ck_assert_int_eq(d->rt_expires, s->rt_expires / 1000 * 1000);
+    ck_assert_int_eq(d->created, s->created / 1000 * 1000);
+    ck_assert_int_eq(d->seen, s->seen / 1000 * 1000);
+    ck_assert_int_eq(d->lock_until, s->lock_until / 1000 * 1000);
+    /* zero-copy: the strings point into the plaintext */
+    ck_assert((const unsigned char *)d->access_token > buf
+              && (const unsigned char *)d->access_token < buf + len);
+}
+END_TEST
+
+START_TEST(test_codec_absent_and_empty_strings_differ)
+{
+    rts_session_t *s = sample(), *d;
+    const unsigned char *buf;
+    apr_size_t len;
+
+    s->refresh_token = NULL;
+    s->id_token = "";
+    ck_assert_int_eq(rts_session_encode(rts_test_pool, s, &buf, &len), APR_SUCCESS);
+    d = decoded(buf, len, APR_SUCCESS);
+    ck_assert_ptr_null(d->refresh_token);
+    ck_assert_ptr_null(d->sid);
+    ck_assert_ptr_null(d->lock_owner);
+    ck_assert_str_eq(d->id_token, "");
+    ck_assert_int_eq(d->rt_expires, 0);
+    ck_assert_int_eq(d->lock_until, 0);
+}
+END_TEST
+
+START_TEST(test_codec_rejects_every_truncation_and_trailing_bytes)
+{
+    rts_session_t *s = sample();
+    const unsigned char *buf;
+    unsigned char *longer;
+    apr_size_t len, n;
+
+    ck_assert_int_eq(rts_session_encode(rts_test_pool, s, &buf, &len), APR_SUCCESS);
+    for (n = 0; n < len; n++) {
+        decoded(buf, n, RTS_EBADTOKEN);
+    }
+    longer = apr_palloc(rts_test_pool, len + 1);
+    memcpy(longer, buf, len);
+    longer[len] = 0;
+    decoded(longer, len + 1, RTS_EBADTOKEN);
+}
+END_TEST
+
+START_TEST(test_codec_rejects_bad_fields)
+{
+    rts_session_t *s = sample();
+    const unsigned char *buf;
+    unsigned char *bad;
+    apr_size_t len, sub_at = 1 + 8 + 5 * 8;
+
+    ck_assert_int_eq(rts_session_encode(rts_test_pool, s, &buf, &len), APR_SUCCESS);
+    bad = apr_pmemdup(rts_test_pool, buf, len);
+    bad[0] = 1;                          /* another format (the JSON of v1 starts with '{') */
+    decoded(bad, len, RTS_EBADTOKEN);
+    bad = apr_pmemdup(rts_test_pool, buf, len);
+    bad[1] = 0x80;                       /* gen beyond int64 */
+    decoded(bad, len, RTS_EBADTOKEN);
+    bad = apr_pmemdup(rts_test_pool, buf, len);
+    bad[9] = 0x7f;                       /* at_expires beyond year 9999 */
+    decoded(bad, len, RTS_EBADTOKEN);
+    bad = apr_pmemdup(rts_test_pool, buf, len);
+    bad[sub_at + 2 + 1] = 0;             /* a NUL inside sub ("a\0ice") */
+    decoded(bad, len, RTS_EBADTOKEN);
+    bad = apr_pmemdup(rts_test_pool, buf, len);
+    bad[sub_at + 2 + 5] = 'x';           /* sub's terminating NUL missing */
+    decoded(bad, len, RTS_EBADTOKEN);
+    bad = apr_pmemdup(rts_test_pool, buf, len);
+    bad[sub_at + 1] = 0xff;              /* sub's length beyond the buffer */
+    decoded(bad, len, RTS_EBADTOKEN);
+    /* sub and access_token are required */
+    s->sub = NULL;
+    ck_assert_int_eq(rts_session_encode(rts_test_pool, s, &buf, &len), APR_SUCCESS);
+    decoded(buf, len, RTS_EBADTOKEN);
+    s = sample();
+    s->access_token = NULL;
+    ck_assert_int_eq(rts_session_encode(rts_test_pool, s, &buf, &len), APR_SUCCESS);
+    decoded(buf, len, RTS_EBADTOKEN);
+}
+END_TEST
+
+START_TEST(test_codec_bounds_string_length)
+{
+    rts_session_t *s = sample(), *d;
+    const unsigned char *buf;
+    apr_size_t len;
+    char *big = apr_palloc(rts_test_pool, RTS_SESSION_CODEC_MAX_STR + 2);
+
+    memset(big, 'A', RTS_SESSION_CODEC_MAX_STR + 1);
+    big[RTS_SESSION_CODEC_MAX_STR] = '\0';
+    s->access_token = big;
+    ck_assert_int_eq(rts_session_encode(rts_test_pool, s, &buf, &len), APR_SUCCESS);
+    d = decoded(buf, len, APR_SUCCESS);
+    ck_assert_uint_eq(strlen(d->access_token), RTS_SESSION_CODEC_MAX_STR);
+    big[RTS_SESSION_CODEC_MAX_STR] = 'A';
+    big[RTS_SESSION_CODEC_MAX_STR + 1] = '\0';
+    ck_assert_int_eq(rts_session_encode(rts_test_pool, s, &buf, &len), APR_EINVAL);
+}
+END_TEST
+
+/* --- the per-child claims memo (rts_claims_memo.h) --- */
+
+static const char *token_for(const char *sub, const char *sig)
+{
+    const char *payload = apr_psprintf(rts_test_pool, "{\"sub\":\"%s\",\"groups\":[\"a\",\"b\"]}", sub);
+
+    return apr_pstrcat(rts_test_pool, "eyJhbGciOiJSUzI1NiJ9.",
+                       rts_b64url_encode(rts_test_pool, (const unsigned char *)payload,
+                                         strlen(payload)), ".", sig, NULL);
+}
+
+START_TEST(test_claims_memo_hit_returns_the_same_claims)
+{
+    rts_claims_memo_t *memo;
+    apr_pool_t *r1, *r2;
+    json_t *c1, *c2;
+    const char *tok = token_for("alice", "c2ln");
+
+    ck_assert_int_eq(rts_claims_memo_create(rts_test_pool, &memo), APR_SUCCESS);
+    apr_pool_create(&r1, rts_test_pool);
+    apr_pool_create(&r2, rts_test_pool);
+    ck_assert_int_eq(rts_claims_memo_get(memo, r1, tok, 4096, &c1), APR_SUCCESS);
+    /* an equal token in another buffer: memoized, the same object */
+    ck_assert_int_eq(rts_claims_memo_get(memo, r2, apr_pstrdup(r2, tok), 4096, &c2), APR_SUCCESS);
+    ck_assert_ptr_eq(c1, c2);
+    ck_assert_str_eq(json_string_value(json_object_get(c2, "sub")), "alice");
+    /* each request pool holds its own reference: destroying one leaves the other's intact */
+    apr_pool_destroy(r1);
+    ck_assert_str_eq(json_string_value(json_object_get(c2, "sub")), "alice");
+    apr_pool_destroy(r2);
+}
+END_TEST
+
+START_TEST(test_claims_memo_keyed_by_the_whole_token)
+{
+    rts_claims_memo_t *memo;
+    json_t *a, *b, *c;
+
+    ck_assert_int_eq(rts_claims_memo_create(rts_test_pool, &memo), APR_SUCCESS);
+    ck_assert_int_eq(rts_claims_memo_get(memo, rts_test_pool, token_for("alice", "c2ln"), 4096, &a),
+                     APR_SUCCESS);
+    /* same signature bytes (same slot), other payload: never alice's claims */
+    ck_assert_int_eq(rts_claims_memo_get(memo, rts_test_pool, token_for("bob", "c2ln"), 4096, &b),
+                     APR_SUCCESS);
+    ck_assert_str_eq(json_string_value(json_object_get(b, "sub")), "bob");
+    ck_assert_int_eq(rts_claims_memo_get(memo, rts_test_pool, token_for("alice", "c2ln"), 4096, &c),
+                     APR_SUCCESS);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "sub")), "alice");
+    ck_assert_str_eq(json_string_value(json_object_get(a, "sub")), "alice");   /* still alive */
+}
+END_TEST
+
+START_TEST(test_claims_memo_bad_tokens_and_no_memo)
+{
+    rts_claims_memo_t *memo;
+    json_t *c;
+
+    ck_assert_int_eq(rts_claims_memo_create(rts_test_pool, &memo), APR_SUCCESS);
+    ck_assert_int_eq(rts_claims_memo_get(memo, rts_test_pool, NULL, 4096, &c), APR_ENOENT);
+    ck_assert_int_eq(rts_claims_memo_get(memo, rts_test_pool, "a.!!!.c", 4096, &c), RTS_EBADTOKEN);
+    ck_assert_int_eq(rts_claims_memo_get(memo, rts_test_pool, "a.!!!.c", 4096, &c), RTS_EBADTOKEN);
+    /* over the bound: refused, memoized or not */
+    ck_assert_int_ne(rts_claims_memo_get(memo, rts_test_pool, token_for("alice", "x"), 8, &c),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rts_claims_memo_get(NULL, rts_test_pool, token_for("carol", "x"), 4096, &c),
+                     APR_SUCCESS);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "sub")), "carol");
+}
+END_TEST
+
+#if APR_HAS_THREADS
+typedef struct memo_worker_t {
+    rts_claims_memo_t *memo;
+    const char **tokens, **subs;
+    int n, seed, wrong;
+} memo_worker_t;
+
+static void *APR_THREAD_FUNC memo_worker(apr_thread_t *t, void *data)
+{
+    memo_worker_t *w = data;
+    apr_pool_t *p;
+    int i;
+
+    apr_pool_create_unmanaged(&p);
+    for (i = 0; i < 3000; i++) {
+        json_t *c;
+        int k = (i * 7 + w->seed) % w->n;
+
+        if (rts_claims_memo_get(w->memo, p, w->tokens[k], 4096, &c) != APR_SUCCESS
+            || strcmp(json_string_value(json_object_get(c, "sub")), w->subs[k]) != 0) {
+            w->wrong++;
+        }
+        if (i % 50 == 0) {
+            apr_pool_clear(p);
+        }
+    }
+    apr_pool_destroy(p);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+START_TEST(test_claims_memo_under_threads)
+{
+    enum { N_TOKENS = 3 * RTS_CLAIMS_MEMO_SLOTS, N_THREADS = 4 };
+    rts_claims_memo_t *memo;
+    memo_worker_t w[N_THREADS];
+    apr_thread_t *th[N_THREADS];
+    const char **tokens = apr_palloc(rts_test_pool, N_TOKENS * sizeof(*tokens));
+    const char **subs = apr_palloc(rts_test_pool, N_TOKENS * sizeof(*subs));
+    apr_status_t trv;
+    int i;
+
+    ck_assert_int_eq(rts_claims_memo_create(rts_test_pool, &memo), APR_SUCCESS);
+    /* more tokens than slots: hits, misses and replacements race */
+    for (i = 0; i < N_TOKENS; i++) {
+        subs[i] = apr_psprintf(rts_test_pool, "user-%d", i);
+        tokens[i] = token_for(subs[i], apr_psprintf(rts_test_pool, "sig%d", i % 17));
+    }
+    for (i = 0; i < N_THREADS; i++) {
+        w[i] = (memo_worker_t){ memo, tokens, subs, N_TOKENS, i * 31, 0 };
+        ck_assert_int_eq(apr_thread_create(&th[i], NULL, memo_worker, &w[i], rts_test_pool),
+                         APR_SUCCESS);
+    }
+    for (i = 0; i < N_THREADS; i++) {
+        apr_thread_join(&trv, th[i]);
+        ck_assert_int_eq(w[i].wrong, 0);
+    }
+}
+END_TEST
+#endif
+
 Suite *rts_suite_session(void)
 {
     Suite *s = suite_create("session");
@@ -196,6 +466,17 @@ Suite *rts_suite_session(void)
     tcase_add_test(tc, test_session_record_bound_to_its_cookie);
     tcase_add_test(tc, test_session_secret_rotation);
     tcase_add_test(tc, test_session_claims_from_id_token);
+    tcase_add_test(tc, test_codec_round_trip_every_field);
+    tcase_add_test(tc, test_codec_absent_and_empty_strings_differ);
+    tcase_add_test(tc, test_codec_rejects_every_truncation_and_trailing_bytes);
+    tcase_add_test(tc, test_codec_rejects_bad_fields);
+    tcase_add_test(tc, test_codec_bounds_string_length);
+    tcase_add_test(tc, test_claims_memo_hit_returns_the_same_claims);
+    tcase_add_test(tc, test_claims_memo_keyed_by_the_whole_token);
+    tcase_add_test(tc, test_claims_memo_bad_tokens_and_no_memo);
+#if APR_HAS_THREADS
+    tcase_add_test(tc, test_claims_memo_under_threads);
+#endif
     tcase_add_test(tc, test_cookie_get);
     tcase_add_test(tc, test_cookie_strip_and_build);
     suite_add_tcase(s, tc);

@@ -1,11 +1,13 @@
-"""Reads a session record the way the module stores it, so tests can see the generation and
-the tokens without any help from the module (and stage a stolen refresh token).
-Mirrors core/rts_session.c and the key derivation in mod_rtsession_config.c."""
+"""Reads (and, for the benchmarks, writes) a session record the way the module stores it, so
+tests can see the generation and the tokens without any help from the module (and stage a stolen
+refresh token). Mirrors core/rts_session_codec.h (the binary plaintext), core/rts_record.c (the
+sealing) and the key derivation in mod_rtsession_config.c."""
 import base64
 import hashlib
 import hmac
-import json
+import os
 import socket
+import struct
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -14,6 +16,46 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 def _hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(ikm)
+
+
+SEAL_INFO = b"rtsession session v2"
+FORMAT = 2
+# (field, key in the dict read() returns): the order of core/rts_session_codec.h
+TIMES = ("ae", "re", "c", "t", "lu")       # at_expires, rt_expires, created, seen, lock_until (ms)
+STRS = ("s", "i", "a", "r", "sid", "lo")   # sub, id_token, access_token, refresh_token, sid, lock_owner
+ABSENT = 0xFFFF
+
+
+def decode(plain: bytes) -> dict:
+    """The record plaintext as a dict with the keys above and "g"; unset fields are left out."""
+    assert plain[0] == FORMAT, f"record format {plain[0]}"
+    gen, *times = struct.unpack_from(">Q5Q", plain, 1)
+    rec = {"g": gen, **{k: v for k, v in zip(TIMES, times) if v}}
+    off = 1 + 8 * 6
+    for k in STRS:
+        (n,) = struct.unpack_from(">H", plain, off)
+        off += 2
+        if n != ABSENT:
+            assert plain[off + n] == 0
+            rec[k] = plain[off:off + n].decode()
+            off += n + 1
+    assert off == len(plain), "trailing bytes"
+    return rec
+
+
+def encode(rec: dict) -> bytes:
+    """The inverse of decode()."""
+    out = struct.pack(">BQ5Q", FORMAT, rec.get("g", 1), *(rec.get(k, 0) for k in TIMES))
+    for k in STRS:
+        v = rec.get(k)
+        out += struct.pack(">H", ABSENT) if v is None else \
+            struct.pack(">H", len(v.encode())) + v.encode() + b"\0"
+    return out
+
+
+def seal_key(key_seal: bytes, bound: bytes, info: bytes) -> bytes:
+    """HKDF-Expand(PRK = key_seal, info || 0x00 || bound), one block (core/rts_record.c)."""
+    return hmac.new(key_seal, info + b"\0" + bound + b"\x01", hashlib.sha256).digest()
 
 
 def _b64url(data: bytes) -> str:
@@ -47,12 +89,19 @@ class SessionReader:
         return rest[:length]
 
     def read(self, cookie: str) -> dict | None:
-        """The session as JSON (keys as stored: g gen, a access token, r refresh token, ...),
+        """The session as a dict (g gen, a access token, r refresh token, ... see decode()),
         or None when memcached has no record for this cookie."""
         key = self.store_key(cookie)
         sealed = self.raw(key)
         if sealed is None:
             return None
-        seal_key = _hkdf(self.key_seal, cookie.encode(), b"rtsession session v1")
-        plain = AESGCM(seal_key).decrypt(sealed[:12], sealed[12:], key.encode())
-        return json.loads(plain)
+        plain = AESGCM(seal_key(self.key_seal, cookie.encode(), SEAL_INFO)).decrypt(
+            sealed[:12], sealed[12:], key.encode())
+        return decode(plain)
+
+    def seal(self, cookie: str, rec: dict) -> tuple[str, bytes]:
+        """(store key, sealed value) of a record for this cookie, as the module writes it."""
+        key = self.store_key(cookie)
+        nonce = os.urandom(12)
+        return key, nonce + AESGCM(seal_key(self.key_seal, cookie.encode(), SEAL_INFO)).encrypt(
+            nonce, encode(rec), key.encode())
