@@ -314,6 +314,25 @@ START_TEST(test_store_mc_check_config)
                      "--SERVER=127.0.0.1:11211 --NOREPLY", &err), APR_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "NOREPLY"));
     ck_assert_int_eq(rts_store_memcached_check(rts_test_pool, "--TCP-NODELAY", &err), APR_EINVAL);
+    /* replicas are refused (they never hold an add/cas record and desynchronise connections),
+     * with either protocol; the binary protocol alone and zero replicas are fine */
+    err = NULL;
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
+                     "--SERVER=127.0.0.1:11211 --SERVER=127.0.0.1:11212 --BINARY-PROTOCOL "
+                     "--NUMBER-OF-REPLICAS=1", &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_ptr_nonnull(strstr(err, "--NUMBER-OF-REPLICAS"));
+    err = NULL;
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
+                     "--SERVER=127.0.0.1:11211 --SERVER=127.0.0.1:11212 --NUMBER-OF-REPLICAS=2",
+                     &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
+                     "--SERVER=127.0.0.1:11211 --BINARY-PROTOCOL --NUMBER-OF-REPLICAS=0", &err),
+                     APR_SUCCESS);
+    ck_assert_ptr_null(err);
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
+                     "--SERVER=127.0.0.1:11211 --BINARY-PROTOCOL", &err), APR_SUCCESS);
 }
 END_TEST
 
@@ -328,6 +347,10 @@ START_TEST(test_store_mc_create_invalid)
                                                 apr_time_from_msec(200), &s), APR_EINVAL);
     ck_assert_int_eq(rts_store_memcached_create(rts_test_pool, "--SERVER=127.0.0.1:1", 1, 0, &s),
                      APR_EINVAL);
+    ck_assert_int_eq(rts_store_memcached_create(rts_test_pool,
+                     "--SERVER=127.0.0.1:1 --BINARY-PROTOCOL --NUMBER-OF-REPLICAS=1", 4,
+                     apr_time_from_msec(200), &s), APR_EINVAL);
+    ck_assert_ptr_null(s);
 }
 END_TEST
 
@@ -576,6 +599,43 @@ START_TEST(test_store_live_long_ttl)
 }
 END_TEST
 
+/* The binary protocol (allowed; it answers conflicts with other codes than the text protocol):
+ * every outcome the store reports must be the same as with the text protocol. */
+START_TEST(test_store_live_binary_protocol)
+{
+    rts_store_t *s = NULL;
+    const char *k = live_key("bin"), *val;
+    apr_uint64_t cas1, cas2;
+
+    ck_assert_int_eq(rts_store_memcached_create(rts_test_pool,
+                     apr_psprintf(rts_test_pool, "--SERVER=%s --BINARY-PROTOCOL", live_server()),
+                     2, apr_time_from_msec(500), &s), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, NULL, &cas1), APR_ENOENT);
+    ck_assert_int_eq(s->touch(s, NULL, k, 60), APR_ENOENT);
+    ck_assert_int_eq(s->del(s, NULL, k), APR_ENOENT);
+    ck_assert_int_eq(s->cas(s, NULL, k, "v0", 2, 60, 12345), APR_ENOENT);
+    ck_assert_int_eq(s->add(s, NULL, k, "v1", 2, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->add(s, NULL, k, "xx", 2, 60), APR_EEXIST);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, NULL, &cas1), APR_SUCCESS);
+    ck_assert_str_eq(val, "v1");
+    ck_assert_uint_ne(cas1, 0);
+    ck_assert_int_eq(s->touch(s, NULL, k, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->cas(s, NULL, k, "v2", 2, 60, cas1), APR_SUCCESS);
+    ck_assert_int_eq(s->cas(s, NULL, k, "v3", 2, 60, cas1), APR_EEXIST);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, NULL, &cas2), APR_SUCCESS);
+    ck_assert_str_eq(val, "v2");
+    ck_assert_uint_ne(cas1, cas2);
+    ck_assert_int_eq(s->del(s, NULL, k), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, NULL, NULL, NULL), APR_ENOENT);
+    ck_assert_int_eq(s->cas(s, NULL, k, "v4", 2, 60, cas2), APR_ENOENT);
+    /* and after all those answers the connection is still in step */
+    ck_assert_int_eq(s->add(s, NULL, k, "v5", 2, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, NULL, NULL), APR_SUCCESS);
+    ck_assert_str_eq(val, "v5");
+    ck_assert_int_eq(s->del(s, NULL, k), APR_SUCCESS);
+}
+END_TEST
+
 typedef struct {
     rts_store_t *s;
     int id;
@@ -674,6 +734,7 @@ Suite *rts_suite_store(void)
     tcase_add_test(tc, test_store_live_group_key);
     tcase_add_test(tc, test_store_live_large_and_bad);
     tcase_add_test(tc, test_store_live_long_ttl);
+    tcase_add_test(tc, test_store_live_binary_protocol);
     tcase_add_test(tc, test_store_live_threads);
     suite_add_tcase(s, tc);
     return s;
