@@ -217,6 +217,7 @@ def _after_each_test(request, used_httpds, used_browsers, log_expect, leak_check
     secret_values += _rts_values(used_browsers, backend)
     for h in used_httpds:
         h.error_log.assert_no_sanitizer_reports()
+        h.error_log.assert_status_texts_known()
         h.error_log.assert_no_secrets(secret_values)
         wildcard = tuple(t[:-1] for t in log_expect if t.endswith("*"))
         exact = [t for t in log_expect if not t.endswith("*")]

@@ -158,3 +158,22 @@ def test_session_id_is_new_at_every_login(httpd, browser, echo, log_expect):
     assert login(browser, f"{httpd.url}/app/").final.status_code == 200
     second = browser.cookies.get(COOKIE, domain="127.0.0.1")
     assert second and second not in (first, planted)
+
+
+def test_tampered_record_starts_a_new_login(httpd, browser, memcached, session_secret):
+    """A record that does not open (tampered with, or sealed under a retired secret) is no
+    session: the next navigation goes to the provider again, and the log says why in words
+    (RTS10003 "invalid token"), with neither the cookie nor a meaningless status code."""
+    assert login(browser, f"{httpd.url}/app/").final.status_code == 200
+    cookie = browser.cookies.get(COOKIE, domain="127.0.0.1")
+    reader = SessionReader(session_secret, memcached.port)
+    key = reader.store_key(cookie)
+    sealed = bytearray(reader.raw(key))
+    sealed[len(sealed) // 2] ^= 1
+    with socket.create_connection(("127.0.0.1", memcached.port), timeout=5) as s:
+        s.sendall(f"set {key} 0 600 {len(sealed)}\r\n".encode() + bytes(sealed) + b"\r\n")
+        assert _recv_until(s, b"\r\n") == b"STORED\r\n"
+    r = browser.get(f"{httpd.url}/app/", allow_redirects=False)
+    assert r.status_code == 302 and urlsplit(location(r)).path.endswith("/auth")
+    lines = [line for line in httpd.error_log.lines() if "RTS10003" in line]
+    assert lines and all("invalid token" in line for line in lines), "RTS10003 not logged as text"

@@ -48,6 +48,11 @@ class ErrorLog:
         found = [line for line in self.lines() if SANITIZER_RE.search(line)]
         assert not found, f"sanitizer report in {self.path}:\n" + "\n".join(found[:10])
 
+    def assert_status_texts_known(self):
+        """The module's own status codes are logged as text, never as an unknown APR code."""
+        found = [line for line in self.lines() if "APR does not understand this error code" in line]
+        assert not found, f"unknown status code logged in {self.path}:\n" + "\n".join(found[:5])
+
     def assert_has_tag(self, tag: str):
         assert any(f"{tag}:" in line for line in self.lines()), f"{tag} not logged in {self.path}"
 
