@@ -6,6 +6,8 @@ interleaved A B C A B C, three rounds:
   C  Debian's mod_auth_openidc (memcache cache, server-side session, same OP/backend/MPM).
 Prints per-run figures, the medians, B/A and C/A, the added p99, memcached ops per request, and
 the CPU time per request of the variant's httpd (its children, from /proc) and of memcached.
+Then the latency without load (1 connection, 5 s each): what the module adds to one request
+when no queueing hides or inflates it.
 Usage: /usr/bin/python3 tests/bench/hotpath.py [--duration 10] [--rounds 3] [--no-openidc]
 Env: RTS_MODULE (the module under test), RTS_MPM (event|worker|prefork)."""
 import argparse
@@ -44,8 +46,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--no-openidc", action="store_true")
+    ap.add_argument("--unloaded-seconds", type=int, default=5)
     args = ap.parse_args()
 
+    unloaded = {}
     with bl.Env(n_httpd=3) as env:
         plain = env.httpd("plain", env.plain_conf(), with_module=False)
         rts = env.httpd("rts", env.rts_conf())
@@ -80,6 +84,8 @@ def main():
                       f"p99 {r['p99_ms']:.3f} ms  httpd {r['httpd_us']:.0f} us/req  "
                       f"memcached {r['mc_us']:.1f} us/req  non-2xx {r['non2xx']}  errors {r['errors']}",
                       flush=True)
+        unloaded = {k: bl.wrk(h.url + bl.BENCH_PATH, headers, 1, 1, args.unloaded_seconds)
+                    for k, (h, headers) in variants.items()}
 
     print(f"\nhot path, {args.connections} connections, 2 wrk threads, {args.duration} s x "
           f"{args.rounds} rounds, MPM {mpm()}, "
@@ -104,7 +110,17 @@ def main():
               f"{sum(r['non2xx'] + r['errors'] for r in runs):7d}")
     print("httpd us: CPU time (user + system) of the variant's httpd per request, the backend "
           "httpd not included; +us: over the plain proxy; mc us: memcached's CPU per request")
-    bad = [k for k, runs in results.items() if any(r["non2xx"] or r["errors"] for r in runs)]
+    print("per-round ratios: " + "  ".join(
+        f"{k.split()[0]}/A " + " ".join(f"{r['rps'] / b['rps']:.2f}" for r, b in zip(runs, base))
+        for k, runs in results.items() if runs is not base))
+    print(f"\nwithout load: 1 connection, {args.unloaded_seconds} s each")
+    print(f"{'variant':22s} {'req/s':>8s} {'p50 ms':>8s} {'p99 ms':>8s} {'+p50 ms':>8s} {'+p99 ms':>8s}")
+    a = unloaded["A plain proxy"]
+    for k, r in unloaded.items():
+        print(f"{k:22s} {r['rps']:8.0f} {r['p50_ms']:8.3f} {r['p99_ms']:8.3f} "
+              f"{r['p50_ms'] - a['p50_ms']:+8.3f} {r['p99_ms'] - a['p99_ms']:+8.3f}")
+    bad = [k for k, runs in results.items()
+           if any(r["non2xx"] or r["errors"] for r in runs + [unloaded[k]])]
     if bad:
         print(f"WARNING: non-2xx answers or socket errors in {bad}: the figures are not valid")
         return 1
