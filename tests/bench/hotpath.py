@@ -94,7 +94,6 @@ def main():
           f"{'+p99 ms':>8s} {'get/req':>8s} {'set/req':>8s} {'touch/req':>9s} {'httpd us':>9s} "
           f"{'+us':>6s} {'mc us':>6s} {'non2xx':>7s}")
     base = results["A plain proxy"]
-    base_rps = statistics.median(r["rps"] for r in base)
     base_p99 = statistics.median(r["p99_ms"] for r in base)
     base_cpu = statistics.median(r["httpd_us"] for r in base)
     for k, runs in results.items():
@@ -104,11 +103,14 @@ def main():
         mc = {op: statistics.median(r["mc"][op] for r in runs) for op in bl.MC_OPS}
         cpu = statistics.median(r["httpd_us"] for r in runs)
         mc_cpu = statistics.median(r["mc_us"] for r in runs)
-        print(f"{k:22s} {rps:15.0f} {rps / base_rps:7.2f} {p50:8.3f} {p99:8.3f} "
+        # the ratio of each round's adjacent runs, then the median: robust to the machine's drift
+        ratio = statistics.median(r["rps"] / b["rps"] for r, b in zip(runs, base))
+        print(f"{k:22s} {rps:15.0f} {ratio:7.2f} {p50:8.3f} {p99:8.3f} "
               f"{p99 - base_p99:+8.3f} {mc['cmd_get']:8.2f} {mc['cmd_set']:8.2f} "
               f"{mc['cmd_touch']:9.3f} {cpu:9.0f} {cpu - base_cpu:+6.0f} {mc_cpu:6.1f} "
               f"{sum(r['non2xx'] + r['errors'] for r in runs):7d}")
-    print("httpd us: CPU time (user + system) of the variant's httpd per request, the backend "
+    print("ratio: the median of the per-round ratios (each round's runs are adjacent in time); "
+          "httpd us: CPU time (user + system) of the variant's httpd per request, the backend "
           "httpd not included; +us: over the plain proxy; mc us: memcached's CPU per request")
     print("per-round ratios: " + "  ".join(
         f"{k.split()[0]}/A " + " ".join(f"{r['rps'] / b['rps']:.2f}" for r, b in zip(runs, base))

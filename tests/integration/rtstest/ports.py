@@ -7,6 +7,9 @@ import socket
 # port from that range can be taken as the local port of some outgoing connection between the
 # moment we pick it and the moment the service binds it (seen once: the OP never came up).
 PICK_RANGE = (20000, 32000)
+# Ports handed out by this process: two calls must not return the same port before either
+# service has bound it (a benchmark picks its memcached ports and its OP port separately).
+_handed_out: set[int] = set()
 
 
 def free_ports(n: int) -> list[int]:
@@ -15,6 +18,8 @@ def free_ports(n: int) -> list[int]:
         for port in random.sample(range(*PICK_RANGE), PICK_RANGE[1] - PICK_RANGE[0]):
             if len(ports) == n:
                 break
+            if port in _handed_out:
+                continue
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
                 s.bind(("127.0.0.1", port))
@@ -27,6 +32,7 @@ def free_ports(n: int) -> list[int]:
         for s in socks:
             s.close()
     assert len(ports) == n, f"only {len(ports)} free loopback ports in {PICK_RANGE}"
+    _handed_out.update(ports)
     return ports
 
 

@@ -12,7 +12,7 @@ import requests
 
 from . import paths
 from .ports import port_open
-from .wait import wait_until
+from .wait import Timeout, wait_until
 
 sys.path.insert(0, str(paths.BACKEND_SCRIPT.parent))
 from echo import EchoServer, header_values  # noqa: E402  (tests/backend/echo.py)
@@ -52,11 +52,13 @@ class _Proc:
             self.proc.kill()
             self.proc.wait(timeout=5)
 
-    def _wait_or_stop(self, predicate, timeout, what, interval=0.1):
+    def _wait_or_stop(self, predicate, timeout, what, interval=0.1, before_stop=None):
         """Wait for readiness; on failure do not leave the process behind."""
         try:
             wait_until(predicate, timeout, interval=interval, what=what)
         except BaseException:
+            if before_stop:
+                before_stop()
             self.stop()
             raise
 
@@ -150,17 +152,41 @@ class OP(_Proc):
         self.http.verify = str(pki.ca_cert)
         self.http.trust_env = False   # REQUESTS_CA_BUNDLE would override verify
 
-    def start(self, timeout: float = 30):
+    def start(self, timeout: float = 30, attempts: int = 2):
+        """Starts node and waits for discovery. Twice (CI, bench) a live node never listened
+        within 30 s and logged nothing; a second attempt is cheap, and what the stuck process
+        was doing goes to the OP log first."""
         ensure_op_dependencies()
         self.config_path.write_text(json.dumps(self.config, indent=2))
-        self._spawn([*node_argv(), paths.OP_DIR / "op.mjs", self.config_path,
-                     "--cert", self.pki.server_cert, "--key", self.pki.server_key], cwd=paths.OP_DIR)
 
         def up():
             self._check_alive()
             return self.http.get(self.discovery_url, timeout=2).status_code == 200
-        self._wait_or_stop(up, timeout, f"OP discovery at {self.discovery_url}", interval=0.2)
-        return self
+        for attempt in range(1, attempts + 1):
+            self._spawn([*node_argv(), paths.OP_DIR / "op.mjs", self.config_path,
+                         "--cert", self.pki.server_cert, "--key", self.pki.server_key],
+                        cwd=paths.OP_DIR)
+            try:
+                self._wait_or_stop(up, timeout, f"OP discovery at {self.discovery_url}",
+                                   interval=0.2, before_stop=self._note_stuck)
+                return self
+            except Timeout:
+                if attempt == attempts:
+                    raise
+
+    def _note_stuck(self):
+        """Where a node that does not come up is waiting, for the log (Linux /proc)."""
+        if not self.running:
+            return
+        pid = self.proc.pid
+        try:
+            wchan = Path(f"/proc/{pid}/wchan").read_text()
+            state = [ln for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
+                     if ln.startswith(("State", "Threads"))]
+        except OSError as e:
+            wchan, state = f"? ({e})", []
+        with open(self.log_path, "a") as log:
+            log.write(f"--- not up in time: pid {pid} wchan {wchan} {' '.join(state)}\n")
 
     def metadata(self) -> dict:
         return self._ok(self.http.get(self.discovery_url, timeout=HTTP_TIMEOUT)).json()
