@@ -40,6 +40,12 @@ def cpu_seconds(marker: str) -> float:
     return total / TICKS
 
 
+def pin_process(pid: int, cpus) -> None:
+    """Every thread of pid onto cpus."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), cpus)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--duration", type=int, default=10)
@@ -47,10 +53,19 @@ def main():
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--no-openidc", action="store_true")
     ap.add_argument("--unloaded-seconds", type=int, default=5)
+    ap.add_argument("--memcached-own-cpu", action="store_true",
+                    help="memcached on the last CPU, everything else on the others: memcached "
+                         "as on another host, the web host one CPU smaller (needs nproc >= 2)")
     args = ap.parse_args()
 
     unloaded = {}
+    cpus = sorted(os.sched_getaffinity(0))
+    if args.memcached_own_cpu:
+        assert len(cpus) >= 2, "--memcached-own-cpu needs 2 CPUs"
+        os.sched_setaffinity(0, cpus[:-1])    # inherited by everything started from here
     with bl.Env(n_httpd=3) as env:
+        if args.memcached_own_cpu:
+            pin_process(env.memcached.proc.pid, cpus[-1:])
         plain = env.httpd("plain", env.plain_conf(), with_module=False)
         rts = env.httpd("rts", env.rts_conf())
         variants = {"A plain proxy": (plain, {}),
@@ -89,7 +104,9 @@ def main():
 
     print(f"\nhot path, {args.connections} connections, 2 wrk threads, {args.duration} s x "
           f"{args.rounds} rounds, MPM {mpm()}, "
-          f"nproc {bl.nproc()}, load average {bl.loadavg()}")
+          f"nproc {bl.nproc()}, load average {bl.loadavg()}"
+          + (f", memcached alone on CPU {cpus[-1]}, the rest on {cpus[:-1]}"
+             if args.memcached_own_cpu else ""))
     print(f"{'variant':22s} {'req/s (median)':>15s} {'ratio':>7s} {'p50 ms':>8s} {'p99 ms':>8s} "
           f"{'+p99 ms':>8s} {'get/req':>8s} {'set/req':>8s} {'touch/req':>9s} {'httpd us':>9s} "
           f"{'+us':>6s} {'mc us':>6s} {'non2xx':>7s}")
