@@ -4,6 +4,7 @@
 #include <check.h>
 #include "test_ctx.h"
 #include "rts_record.h"
+#include "rts_claims_memo.h"
 #include "rts_crypto.h"
 #include "rts_provider.h"
 
@@ -63,6 +64,7 @@ test_env_t *test_env_create(apr_pool_t *p)
     sec = apr_array_push(c->secrets);
     ck_assert_int_eq(rts_secret_derive(p, secret, sec), APR_SUCCESS);
     env->cfg = c;
+    ck_assert_int_eq(rts_claims_memo_create(p, &env->claims_memo), APR_SUCCESS);
     return env;
 }
 
@@ -78,6 +80,7 @@ rts_ctx_t *test_env_ctx(test_env_t *env)
     ctx->http = fake_http_client(env->fh);
     ctx->cfg = env->cfg;
     ctx->provider = env->provider;
+    ctx->claims_memo = env->claims_memo;
     ctx->sleep = env_sleep;
     ctx->sleep_baton = env;
     return ctx;

@@ -21,6 +21,7 @@ typedef struct test_env_t {
     fake_http_t *fh;
     rts_config_t *cfg;
     rts_provider_t *provider;
+    rts_claims_memo_t *claims_memo;  /* shared, as a child shares it among its requests */
     /* called from the sleep of a waiting request, to let "another process" act */
     void (*on_sleep)(struct test_env_t *env, void *baton);
     void *on_sleep_baton;

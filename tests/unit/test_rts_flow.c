@@ -88,14 +88,20 @@ static rts_outcome_t *callback(const char *query, const char *state_cookie)
     return out;
 }
 
+static void push_token_response(const char *nonce)
+{
+    fake_http_push(env->fh, 200, apr_psprintf(rts_test_pool,
+                   "{\"access_token\":\"AT1\",\"token_type\":\"Bearer\",\"expires_in\":300,"
+                   "\"refresh_token\":\"RT1\",\"id_token\":\"%s\"}", id_token(nonce, "alice")), NULL);
+}
+
+/* The token response, then the JWKS (fetched once: the provider caches it). */
 static void push_tokens(const char *nonce)
 {
     const test_key_t *keys[1];
 
     keys[0] = key;
-    fake_http_push(env->fh, 200, apr_psprintf(rts_test_pool,
-                   "{\"access_token\":\"AT1\",\"token_type\":\"Bearer\",\"expires_in\":300,"
-                   "\"refresh_token\":\"RT1\",\"id_token\":\"%s\"}", id_token(nonce, "alice")), NULL);
+    push_token_response(nonce);
     fake_http_push(env->fh, 200, test_jwks_json(rts_test_pool, keys, 1), NULL);
 }
 
@@ -169,6 +175,46 @@ START_TEST(test_flow_session_hot_path_one_get_no_write)
     ck_assert_str_eq(json_string_value(json_object_get(out.claims, "email")), "alice@example.test");
     ck_assert_uint_eq(fake_store_count(env->fs, FAKE_STORE_OP_GET), 1);
     ck_assert_uint_eq(fake_store_count(env->fs, FAKE_STORE_OP_ANY), 1);
+}
+END_TEST
+
+static rts_outcome_t *hot_request(const char *sid)
+{
+    rts_outcome_t *out = apr_pcalloc(rts_test_pool, sizeof(*out));
+
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", apr_pstrcat(
+                     rts_test_pool, "__Host-rtsession=", sid, NULL), 0), out), APR_SUCCESS);
+    ck_assert_int_eq(out->kind, RTS_OUT_PASS);
+    return out;
+}
+
+START_TEST(test_flow_claims_memoized_per_id_token)
+{
+    const char *first = logged_in(), *second, *state, *nonce_a, *nonce_b;
+    rts_outcome_t *started, *a1, *a2, *b;
+
+    /* a second login: discovery and JWKS are cached, only the token response is fetched */
+    started = apr_pcalloc(rts_test_pool, sizeof(*started));
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app/", NULL, 1), started),
+                     APR_SUCCESS);
+    state = set_cookie(started, "__Host-rtsession_login");
+    ck_assert_ptr_nonnull(state);
+    push_token_response(nonce_of(started));
+    second = set_cookie(callback(apr_pstrcat(rts_test_pool, "code=def&state=", state, NULL), state),
+                        "__Host-rtsession");
+    ck_assert_ptr_nonnull(second);
+    a1 = hot_request(first);
+    a2 = hot_request(first);
+    b = hot_request(second);
+    nonce_a = json_string_value(json_object_get(a1->claims, "nonce"));
+    nonce_b = json_string_value(json_object_get(b->claims, "nonce"));
+    /* the same stored ID token: one parse for the child, shared by its requests */
+    ck_assert_ptr_eq(a1->claims, a2->claims);
+    /* another session's ID token (another nonce): its own claims, never the first's */
+    ck_assert_ptr_ne(a1->claims, b->claims);
+    ck_assert_ptr_nonnull(nonce_a);
+    ck_assert_ptr_nonnull(nonce_b);
+    ck_assert_str_ne(nonce_a, nonce_b);
 }
 END_TEST
 
@@ -343,6 +389,7 @@ Suite *rts_suite_flow(void)
     tcase_add_test(tc, test_flow_no_session_api_request_gets_401);
     tcase_add_test(tc, test_flow_login_creates_session);
     tcase_add_test(tc, test_flow_session_hot_path_one_get_no_write);
+    tcase_add_test(tc, test_flow_claims_memoized_per_id_token);
     tcase_add_test(tc, test_flow_unknown_session_cookie_restarts_login);
     tcase_add_test(tc, test_flow_store_down_is_503);
     tcase_add_test(tc, test_flow_provider_down_at_login_is_502);
