@@ -36,18 +36,13 @@ const char *rts_req_log_id(request_rec *r)
 
 /* The module's own status codes mean nothing to apr_strerror ("APR does not understand this
  * error code"): they are logged as text after the message, with no status. */
-static int is_own_status(apr_status_t rv)
-{
-    return rv > RTS_ERR_BASE && rv < RTS_ERR_BASE + 100;
-}
-
 static void req_print(void *baton, const char *file, int line, int level, apr_status_t rv,
                       const char *msg)
 {
     request_rec *r = baton;
 
     /* on every line, whatever the ErrorLogFormat, so an error page's reference finds it */
-    if (is_own_status(rv)) {
+    if (rts_is_own_status(rv)) {
         ap_log_rerror_(file, line, APLOG_MODULE_INDEX, level, 0, r, "[rid %s] %s (%s)",
                        rts_req_log_id(r), msg, rts_strerror(r->pool, rv));
         return;
@@ -68,7 +63,7 @@ static void srv_print(void *baton, const char *file, int line, int level, apr_st
 {
     server_rec *s = baton;
 
-    if (is_own_status(rv)) {
+    if (rts_is_own_status(rv)) {
         ap_log_error_(file, line, APLOG_MODULE_INDEX, level, 0, s, "%s (%s)", msg,
                       rts_strerror(s->process->pool, rv));
         return;

@@ -19,6 +19,7 @@
 #define RTS_ECONFIG         (RTS_ERR_BASE + 8)  /* configuration error */
 #define RTS_EBADINPUT       (RTS_ERR_BASE + 9)  /* malformed input from the client */
 #define RTS_ESTORE          (RTS_ERR_BASE + 10) /* session store unreachable or failing */
+#define RTS_ERR_LAST        RTS_ESTORE
 
 typedef struct rts_log_t rts_log_t;
 typedef struct rts_store_t rts_store_t;
@@ -53,5 +54,7 @@ typedef struct rts_ctx_t {
 apr_time_t rts_now(const rts_ctx_t *ctx);
 void rts_sleep(const rts_ctx_t *ctx, apr_interval_time_t t);
 const char *rts_strerror(apr_pool_t *p, apr_status_t rv);
+/* One of the module's own codes above, which apr_strerror does not know. */
+int rts_is_own_status(apr_status_t rv);
 
 #endif

@@ -44,6 +44,11 @@ void rts_sleep(const rts_ctx_t *ctx, apr_interval_time_t t)
     }
 }
 
+int rts_is_own_status(apr_status_t rv)
+{
+    return rv > RTS_ERR_BASE && rv <= RTS_ERR_LAST;
+}
+
 const char *rts_strerror(apr_pool_t *p, apr_status_t rv)
 {
     char buf[256];

@@ -7,7 +7,6 @@
 #include "rts_record.h"
 #include "rts_store.h"
 #include "rts_crypto.h"
-#include "rts_jose.h"
 #include "rts_lifetime.h"
 #include "rts_util.h"
 
@@ -153,10 +152,4 @@ apr_status_t rts_session_delete(rts_ctx_t *ctx, rts_session_t *s)
     apr_status_t rv = ctx->store->del(ctx->store, NULL, s->store_key);
 
     return rv == APR_ENOENT ? APR_SUCCESS : rv;
-}
-
-apr_status_t rts_session_claims(apr_pool_t *p, const rts_session_t *s, json_t **pclaims)
-{
-    /* verified when it was stored */
-    return rts_jwt_peek_claims(p, s->id_token, RTS_SESSION_MAX_PLAIN, pclaims);
 }

@@ -6,7 +6,6 @@
 #ifndef RTS_SESSION_H
 #define RTS_SESSION_H
 
-#include <jansson.h>
 #include "rts.h"
 #include "rts_config.h"
 
@@ -63,8 +62,5 @@ apr_status_t rts_session_delete(rts_ctx_t *ctx, rts_session_t *s);
 /* The item expiry for the store, in seconds: the idle deadline, capped by the absolute end and
  * the refresh token's expiry (rts_lifetime_ttl). */
 apr_uint32_t rts_session_ttl(const rts_ctx_t *ctx, const rts_session_t *s);
-
-/* The ID token's claims (payload decoded, not re-verified: it was verified when stored). */
-apr_status_t rts_session_claims(apr_pool_t *p, const rts_session_t *s, json_t **pclaims);
 
 #endif

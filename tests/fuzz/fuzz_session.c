@@ -11,6 +11,7 @@
 #include "rts_record.h"
 #include "rts_session.h"
 #include "rts_session_codec.h"
+#include "rts_claims_memo.h"
 
 #define FUZZ_SEAL_INFO "rtsession session v2"   /* = SEAL_INFO in rts_session.c */
 #define FUZZ_ID "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"   /* 43 base64url characters */
@@ -78,7 +79,7 @@ int rts_fuzz_session(const uint8_t *data, size_t size)
         json_t *claims;
 
         rts_fuzz_assert(s->sub && s->access_token, "an opened session has sub and access_token");
-        rts_session_claims(p, s, &claims);
+        rts_claims_memo_get(NULL, p, s->id_token, RTS_SESSION_MAX_PLAIN, &claims);
     }
     apr_pool_destroy(p);
     return 0;

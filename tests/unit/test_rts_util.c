@@ -11,6 +11,22 @@ static apr_status_t dec(const char *in, unsigned char **out, apr_size_t *len)
     return rts_b64url_decode(rts_test_pool, in, strlen(in), out, len);
 }
 
+START_TEST(test_util_own_status_texts)
+{
+    apr_status_t rv;
+
+    /* every module code is recognised and has its own text, never APR's "does not understand" */
+    for (rv = RTS_ERR_BASE + 1; rv <= RTS_ERR_LAST; rv++) {
+        ck_assert(rts_is_own_status(rv));
+        ck_assert_ptr_null(strstr(rts_strerror(rts_test_pool, rv), "does not understand"));
+    }
+    ck_assert(!rts_is_own_status(RTS_ERR_BASE));
+    ck_assert(!rts_is_own_status(RTS_ERR_LAST + 1));
+    ck_assert(!rts_is_own_status(APR_ENOENT));
+    ck_assert(!rts_is_own_status(APR_SUCCESS));
+}
+END_TEST
+
 START_TEST(test_util_b64url_roundtrip)
 {
     /* RFC 4648 §10 vectors, without padding. */
@@ -230,6 +246,7 @@ Suite *rts_suite_util(void)
     TCase *tc = tcase_create("util");
 
     tcase_add_checked_fixture(tc, rts_test_setup, rts_test_teardown);
+    tcase_add_test(tc, test_util_own_status_texts);
     tcase_add_test(tc, test_util_b64url_roundtrip);
     tcase_add_test(tc, test_util_b64url_rejects);
     tcase_add_test(tc, test_util_random_token);
