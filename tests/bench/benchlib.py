@@ -5,7 +5,6 @@ mod_rtsession and for Debian's mod_auth_openidc, wrk, and memcached's stats."""
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ sys.path.insert(0, str(BENCH_DIR.parent / "integration"))
 # rtstest.paths reads RTS_GEN_DIR at import time: pick the bench's own dir first.
 os.environ.setdefault("RTS_GEN_DIR", tempfile.mkdtemp(prefix="rts-bench-"))
 
-from rtstest import paths  # noqa: E402
+from rtstest import mc, paths  # noqa: E402
 from rtstest.certs import make_pki  # noqa: E402
 from rtstest.client import Browser, login  # noqa: E402
 from rtstest.httpd import Httpd  # noqa: E402
@@ -113,8 +112,8 @@ class Env:
                 print(f"stopping httpd-{h.name}: {e}", file=sys.stderr)
         if self.op:
             self.op.stop()
-        for mc in self.memcacheds:
-            mc.stop()
+        for server in self.memcacheds:
+            server.stop()
 
     # --- the cast ---
     @property
@@ -159,7 +158,7 @@ class Env:
         return h
 
     def memcached_arg(self) -> str:
-        return " ".join(mc.server_arg for mc in self.memcacheds)
+        return " ".join(server.server_arg for server in self.memcacheds)
 
     def plain_conf(self) -> str:
         return f"<Location /app>\n  ProxyPass {self.backend_url}/app\n</Location>\n"
@@ -218,17 +217,7 @@ OIDCPassClaimsAs headers
 
 # --- memcached ---
 def mc_command(port: int, command: str) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(command.encode() + b"\r\n")
-        data = b""
-        ends = (b"END\r\n", b"OK\r\n", b"ERROR\r\n", b"STORED\r\n", b"DELETED\r\n",
-                b"NOT_FOUND\r\n")
-        while not data.endswith(ends):
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                break
-            data += chunk
-    return data.decode("utf-8", "replace")
+    return mc.command(("127.0.0.1", port), command).decode("utf-8", "replace")
 
 
 def mc_stats(port: int, sub: str = "") -> dict:

@@ -13,6 +13,7 @@ import time
 
 
 import benchlib as bl
+from rtstest import mc
 from rtstest.sessions import SessionReader
 
 COOKIE = "__Host-rtsession"
@@ -67,9 +68,7 @@ def main():
         measure(f"{args.sessions} sessions")
         bl.mc_command(port, "flush_all")
         time.sleep(1.1)   # flush_all marks items older than "now" (second resolution)
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            s.sendall(f"set {key} 0 3600 {len(raw)}\r\n".encode() + raw + b"\r\n")
-            assert s.recv(64) == b"STORED\r\n"
+        assert mc.set_item(("127.0.0.1", port), key, raw, 3600)
         measure("1 session")
         slabs = bl.mc_stats(port)
     one = statistics.mean(r["rps"] for label, _, r in runs if label == "1 session")

@@ -7,6 +7,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
+from rtstest import mc
 from rtstest.client import authenticate_at_op, location, login, query_params, set_cookie_headers
 from rtstest.sessions import SessionReader
 
@@ -26,16 +27,11 @@ def _recv_until(s, end: bytes) -> bytes:
 
 def memcached_dump(port: int) -> bytes:
     """Every key (lru_crawler metadump all) and the value of every key, concatenated."""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(b"lru_crawler metadump all\r\n")
-        meta = _recv_until(s, b"END\r\n")
-        keys = [unquote(line.split()[0][len("key="):]) for line in meta.decode().splitlines()
-                if line.startswith("key=")]
-        out = [meta]
-        for k in keys:
-            s.sendall(f"get {k}\r\n".encode())
-            out.append(_recv_until(s, b"END\r\n"))
-    return b"\n".join(out), keys
+    addr = ("127.0.0.1", port)
+    meta = mc.command(addr, "lru_crawler metadump all")
+    keys = [unquote(line.split()[0][len("key="):]) for line in meta.decode().splitlines()
+            if line.startswith("key=")]
+    return b"\n".join([meta, *(mc.get(addr, k) or b"" for k in keys)]), keys
 
 
 def identity_values(echo) -> list[str]:
@@ -170,9 +166,7 @@ def test_tampered_record_starts_a_new_login(httpd, browser, memcached, session_s
     key = reader.store_key(cookie)
     sealed = bytearray(reader.raw(key))
     sealed[len(sealed) // 2] ^= 1
-    with socket.create_connection(("127.0.0.1", memcached.port), timeout=5) as s:
-        s.sendall(f"set {key} 0 600 {len(sealed)}\r\n".encode() + bytes(sealed) + b"\r\n")
-        assert _recv_until(s, b"\r\n") == b"STORED\r\n"
+    assert mc.set_item(("127.0.0.1", memcached.port), key, bytes(sealed), 600)
     r = browser.get(f"{httpd.url}/app/", allow_redirects=False)
     assert r.status_code == 302 and urlsplit(location(r)).path.endswith("/auth")
     lines = [line for line in httpd.error_log.lines() if "RTS10003" in line]

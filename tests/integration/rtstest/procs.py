@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from . import paths
+from . import mc, paths
 from .ports import port_open
 from .wait import Timeout, wait_until
 
@@ -91,21 +91,10 @@ class Memcached(_Proc):
         return self
 
     def flush_all(self):
-        import socket
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(b"flush_all\r\n")
-            assert s.recv(64).startswith(b"OK")
+        assert mc.command(("127.0.0.1", self.port), "flush_all", timeout=5).startswith(b"OK")
 
     def item_count(self) -> int:
-        import socket
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(b"stats\r\n")
-            data = b""
-            while not data.endswith(b"END\r\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
+        data = mc.command(("127.0.0.1", self.port), "stats", timeout=5)
         for line in data.decode().splitlines():
             if line.startswith("STAT curr_items "):
                 return int(line.split()[2])

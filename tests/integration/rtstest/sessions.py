@@ -6,12 +6,13 @@ import base64
 import hashlib
 import hmac
 import os
-import socket
 import struct
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from . import mc
 
 
 def _hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
@@ -74,19 +75,7 @@ class SessionReader:
         return "rts:s:" + _b64url(mac)
 
     def raw(self, key: str) -> bytes | None:
-        with socket.create_connection(self.addr, timeout=5) as s:
-            s.sendall(f"get {key}\r\n".encode())
-            buf = b""
-            while not buf.endswith(b"END\r\n"):
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-        if not buf.startswith(b"VALUE "):
-            return None
-        header, rest = buf.split(b"\r\n", 1)
-        length = int(header.split()[3])
-        return rest[:length]
+        return mc.get(self.addr, key, timeout=5)
 
     def read(self, cookie: str) -> dict | None:
         """The session as a dict (g gen, a access token, r refresh token, ... see decode()),
