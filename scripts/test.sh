@@ -37,7 +37,10 @@ done
 # reports those by the hundred. Any ASan/UBSan report in an error log fails the test that saw
 # it (conftest.py) and the run (the grep below). The fuzz corpora are replayed under it too.
 san_run() {
-  local src=build-san/src gen=build-san/gen
+  # the gen dir outside the checkout: httpd's children (www-data) must reach it, and a checkout
+  # may sit below a private directory
+  local src=build-san/src gen
+  gen=$(mktemp -d "${TMPDIR:-/tmp}/rts-san-gen.XXXXXX")
   rm -rf build-san && mkdir -p "$src"
   tar --exclude=./build-san --exclude=./.git --exclude=./tests/gen --exclude=node_modules \
       --exclude='*.o' --exclude='*.lo' --exclude='*.la' --exclude=.libs --exclude=.deps \
@@ -50,7 +53,7 @@ san_run() {
   make -C "$src/tests" fuzz/rts_fuzz_replay >/dev/null \
     && (cd "$src/tests" && srcdir=. sh fuzz/replay.sh) || return 1
   local rc=0
-  RTS_MPM=event RTS_GEN_DIR="$PWD/$gen" RTS_MODULE="$PWD/$src/mod_rtsession/.libs/mod_rtsession.so" \
+  RTS_MPM=event RTS_GEN_DIR="$gen" RTS_MODULE="$PWD/$src/mod_rtsession/.libs/mod_rtsession.so" \
   RTS_HTTPD_PRELOAD=/usr/lib/x86_64-linux-gnu/libasan.so.8 \
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -64,7 +67,7 @@ san_run() {
   return $rc
 }
 
-echo "== sanitizer build (ASan+UBSan, build-san/): fuzz corpora, login, errors, refresh, hostile-OP, secrecy tests"
+echo "== sanitizer build (ASan+UBSan, build-san/, logs in \${TMPDIR:-/tmp}/rts-san-gen.*): fuzz corpora, login, errors, refresh, hostile-OP, secrecy tests"
 san_run || status=1
 
 echo "== integration tests, RTS_MPM=event"

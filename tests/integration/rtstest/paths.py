@@ -1,10 +1,25 @@
 """Where things are: the source tree, the generated dir, the module under test."""
+import hashlib
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 SRC_ROOT = Path(__file__).resolve().parents[3]          # repo root
 TESTS_DIR = SRC_ROOT / "tests"
-GEN_DIR = Path(os.environ.get("RTS_GEN_DIR", TESTS_DIR / "gen"))
+
+
+def _default_gen_dir() -> Path:
+    """tests/gen, unless httpd's children, which drop root for www-data, cannot reach it: a
+    checkout below a private directory (`mktemp -d`, a 0700 home) would make every test time out
+    on "permission denied". Then one directory per checkout under the system's temp dir."""
+    if all(p.stat().st_mode & stat.S_IXOTH for p in [TESTS_DIR, *TESTS_DIR.parents]):
+        return TESTS_DIR / "gen"
+    tag = hashlib.sha256(str(SRC_ROOT).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"rts-gen-{tag}"
+
+
+GEN_DIR = Path(os.environ.get("RTS_GEN_DIR") or _default_gen_dir())
 OP_DIR = TESTS_DIR / "op"
 BACKEND_SCRIPT = TESTS_DIR / "backend" / "echo.py"
 
