@@ -16,9 +16,20 @@
 #include "rts_util.h"
 
 #define INDEX_PREFIX "rts:b:"
-#define INDEX_MAX_TEXT (RTS_BACKCHANNEL_INDEX_MAX * 64 + 64)
-#define INDEX_CAS_ATTEMPTS 5
+#define INDEX_MAX_TEXT (RTS_BACKCHANNEL_INDEX_MAX * 96 + 128)
+/* a compare-and-swap loses only to another write of the same item; logins and logouts of one
+ * user are few, so a handful of rounds is plenty and bounds the work */
+#define INDEX_CAS_ATTEMPTS 8
 #define MAX_RELATIVE_TTL (30 * 24 * 3600)
+#define SESSION_KEY_PREFIX "rts:s:"
+
+/* One index item, parsed. */
+typedef struct {
+    json_t *keys;           /* store keys, oldest first */
+    json_t *auth;           /* their auth times (provider clock, s), aligned with keys */
+    apr_int64_t logout_iat; /* "x": iat of the latest logout of this sid/sub; 0: none */
+    apr_int64_t logout_at;  /* "t": when that logout was processed (our clock, s) */
+} index_t;
 
 static const char *index_key(apr_pool_t *p, const rts_secret_t *secret, const char *kind,
                              const char *iss, const char *value)
@@ -27,83 +38,263 @@ static const char *index_key(apr_pool_t *p, const rts_secret_t *secret, const ch
                           apr_pstrcat(p, kind, ":", iss, "\n", value, NULL));
 }
 
-/* The store keys an index item names; an empty list when absent or unreadable. */
-static json_t *index_parse(apr_pool_t *p, const char *val, apr_size_t len)
+/* An item's lifetime: the longest a session it names may live. */
+static apr_uint32_t index_ttl(const rts_ctx_t *ctx)
 {
-    json_t *o, *keys;
+    apr_int64_t secs = apr_time_sec(ctx->cfg->session_max) + 1;
 
-    if (val && rts_json_parse_object(p, val, len, INDEX_MAX_TEXT, &o) == APR_SUCCESS
-        && json_is_array(keys = json_object_get(o, "k"))) {
-        return keys;
-    }
-    return rts_json_pool_own(p, json_array());
+    return (apr_uint32_t)(secs > MAX_RELATIVE_TTL ? MAX_RELATIVE_TTL : secs);
 }
 
-/* Adds store_key to one index item: add when absent, else compare-and-swap. */
-static apr_status_t index_append(rts_ctx_t *ctx, const char *key, const char *store_key,
-                                 apr_uint32_t ttl)
+/* Parses an item (NULL: absent) into fresh arrays owned by p; an unreadable item counts as
+ * empty. Items written before "a" existed give auth time 0 (ended by any logout of the sub). */
+static void index_parse(apr_pool_t *p, const char *val, apr_size_t len, index_t *ix)
+{
+    json_t *o, *keys, *auth;
+    size_t i;
+
+    memset(ix, 0, sizeof(*ix));
+    ix->keys = rts_json_pool_own(p, json_array());
+    ix->auth = rts_json_pool_own(p, json_array());
+    if (!val || rts_json_parse_object(p, val, len, INDEX_MAX_TEXT, &o) != APR_SUCCESS) {
+        return;
+    }
+    keys = json_object_get(o, "k");
+    auth = json_object_get(o, "a");
+    for (i = 0; json_is_array(keys) && i < json_array_size(keys); i++) {
+        json_t *k = json_array_get(keys, i), *a = json_is_array(auth) ? json_array_get(auth, i)
+                                                                      : NULL;
+        if (json_is_string(k)) {
+            json_array_append(ix->keys, k);
+            json_array_append_new(ix->auth, json_integer(json_is_integer(a)
+                                                         ? json_integer_value(a) : 0));
+        }
+    }
+    if (rts_json_int(o, "x", &ix->logout_iat) != APR_SUCCESS) {
+        ix->logout_iat = 0;
+    }
+    if (rts_json_int(o, "t", &ix->logout_at) != APR_SUCCESS) {
+        ix->logout_at = 0;
+    }
+}
+
+static const char *index_dump(apr_pool_t *p, const index_t *ix, apr_size_t *plen)
+{
+    json_t *o = rts_json_pool_own(p, json_object());
+
+    json_object_set(o, "k", ix->keys);
+    json_object_set(o, "a", ix->auth);
+    if (ix->logout_iat || ix->logout_at) {
+        json_object_set_new(o, "x", json_integer((json_int_t)ix->logout_iat));
+        json_object_set_new(o, "t", json_integer((json_int_t)ix->logout_at));
+    }
+    return rts_json_dump(p, o, plen);
+}
+
+/* Whether a logout recorded in the item forbids a session of that sid/sub: any logout of a sid
+ * (the provider session is over); for a sub, a logout after the session's authentication
+ * (auth_time vs the token's iat, both provider clock) or after its login began (our clock). */
+static int index_forbids(const index_t *ix, const char *kind, apr_int64_t auth_time,
+                         apr_time_t login_started)
+{
+    if (!ix->logout_iat && !ix->logout_at) {
+        return 0;
+    }
+    if (!strcmp(kind, "sid")) {
+        return 1;
+    }
+    return (auth_time > 0 && auth_time <= ix->logout_iat)
+           || apr_time_sec(login_started) <= ix->logout_at;
+}
+
+/* Writes ix over the version read (cas), or creates it (add) when there was none.
+ * APR_EEXIST / APR_ENOENT: someone else wrote or it vanished: read again. */
+static apr_status_t index_write(rts_ctx_t *ctx, const char *key, const index_t *ix, int existed,
+                                apr_uint64_t cas)
+{
+    apr_size_t len;
+    const char *text = index_dump(ctx->pool, ix, &len);
+
+    if (!text) {
+        return APR_ENOMEM;
+    }
+    return existed ? ctx->store->cas(ctx->store, NULL, key, text, len, index_ttl(ctx), cas)
+                   : ctx->store->add(ctx->store, NULL, key, text, len, index_ttl(ctx));
+}
+
+static int index_find(const index_t *ix, const char *store_key)
+{
+    size_t i;
+
+    for (i = 0; i < json_array_size(ix->keys); i++) {
+        if (!strcmp(json_string_value(json_array_get(ix->keys, i)), store_key)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* Adds store_key to one index item by compare-and-swap (add when absent). *pdropped: the key
+ * that fell out of a full item (NULL if none); the caller ends that session. */
+static apr_status_t index_append(rts_ctx_t *ctx, const char *kind, const char *key,
+                                 const char *store_key, apr_int64_t auth_time,
+                                 apr_time_t login_started, const char **pdropped)
 {
     int attempt;
 
+    *pdropped = NULL;
     for (attempt = 0; attempt < INDEX_CAS_ATTEMPTS; attempt++) {
-        const char *val = NULL, *text;
-        apr_size_t len = 0, tlen;
+        const char *val = NULL;
+        apr_size_t len = 0;
         apr_uint64_t cas = 0;
-        json_t *keys, *o;
+        index_t ix;
         apr_status_t rv = ctx->store->get(ctx->store, ctx->pool, NULL, key, &val, &len, &cas);
 
         if (rv != APR_SUCCESS && rv != APR_ENOENT) {
             return rv;
         }
-        keys = json_deep_copy(index_parse(ctx->pool, rv == APR_SUCCESS ? val : NULL, len));
-        rts_json_pool_own(ctx->pool, keys);
-        json_array_append_new(keys, json_string(store_key));
-        while (json_array_size(keys) > RTS_BACKCHANNEL_INDEX_MAX) {
-            json_array_remove(keys, 0);   /* the oldest: most likely expired already */
+        index_parse(ctx->pool, rv == APR_SUCCESS ? val : NULL, len, &ix);
+        if (index_forbids(&ix, kind, auth_time, login_started)) {
+            return RTS_BACKCHANNEL_LOGGED_OUT;
         }
-        o = rts_json_pool_own(ctx->pool, json_object());
-        json_object_set(o, "k", keys);
-        text = rts_json_dump(ctx->pool, o, &tlen);
-        if (!text) {
-            return APR_ENOMEM;
+        if (index_find(&ix, store_key) >= 0) {
+            return APR_SUCCESS;
         }
-        /* the item lives as long as the longest session it may name */
-        rv = rv == APR_ENOENT ? ctx->store->add(ctx->store, NULL, key, text, tlen, ttl)
-                              : ctx->store->cas(ctx->store, NULL, key, text, tlen, ttl, cas);
-        if (rv == APR_EEXIST || rv == APR_ENOENT) {
-            continue;                     /* another login raced us: read again */
+        json_array_append_new(ix.keys, json_string(store_key));
+        json_array_append_new(ix.auth, json_integer((json_int_t)auth_time));
+        *pdropped = NULL;
+        if (json_array_size(ix.keys) > RTS_BACKCHANNEL_INDEX_MAX) {
+            /* the oldest login: most likely over already; if not, it ends (a documented
+             * limit) rather than live on where no logout can find it */
+            *pdropped = apr_pstrdup(ctx->pool, json_string_value(json_array_get(ix.keys, 0)));
+            json_array_remove(ix.keys, 0);
+            json_array_remove(ix.auth, 0);
         }
-        return rv;
+        rv = index_write(ctx, key, &ix, rv == APR_SUCCESS, cas);
+        if (rv != APR_EEXIST && rv != APR_ENOENT) {
+            return rv;
+        }
     }
     return APR_EEXIST;
 }
 
-apr_status_t rts_backchannel_index_add(rts_ctx_t *ctx, const rts_session_t *s)
+/* Ends the session that fell out of a full index. */
+static void end_dropped(rts_ctx_t *ctx, const rts_session_t *s, const char *kind,
+                        const char *dropped)
+{
+    apr_status_t rv;
+
+    if (!dropped || !strcmp(dropped, s->store_key)
+        || strncmp(dropped, SESSION_KEY_PREFIX, sizeof(SESSION_KEY_PREFIX) - 1)) {
+        return;
+    }
+    rv = ctx->store->del(ctx->store, NULL, dropped);
+    if (rv == APR_SUCCESS) {
+        rts_metric_inc(ctx, RTS_M_BACKCHANNEL_INDEX_OVERFLOW);
+    }
+    rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, rv == APR_ENOENT ? 0 : rv,
+                   RTS_LOGNO(10514) "more than %d sessions of one %s: the oldest %s so that "
+                   "back-channel logout reaches every session (session %s is the newest)",
+                   RTS_BACKCHANNEL_INDEX_MAX, kind,
+                   rv == APR_SUCCESS ? "was ended" : rv == APR_ENOENT ? "had ended already"
+                                                                      : "could not be ended",
+                   rts_log_fingerprint(ctx->pool, s->id));
+}
+
+apr_status_t rts_backchannel_index_add(rts_ctx_t *ctx, const rts_session_t *s,
+                                       apr_int64_t auth_time, apr_time_t login_started)
 {
     const rts_config_t *cfg = ctx->cfg;
     const rts_secret_t *secret = &APR_ARRAY_IDX(cfg->secrets, 0, rts_secret_t);
-    apr_int64_t secs = apr_time_sec(cfg->session_max) + 1;
-    apr_uint32_t ttl = (apr_uint32_t)(secs > MAX_RELATIVE_TTL ? MAX_RELATIVE_TTL : secs);
-    const char *store_key = s->store_key;
+    const char *kinds[2] = {"sid", "sub"}, *values[2] = {s->sid, s->sub};
     apr_status_t rv = APR_SUCCESS;
+    int i;
 
-    if (!store_key) {
+    if (!s->store_key) {
         return APR_EINVAL;
     }
-    if (s->sid) {
-        rv = index_append(ctx, index_key(ctx->pool, secret, "sid", cfg->issuer, s->sid),
-                          store_key, ttl);
+    for (i = 0; i < 2 && rv == APR_SUCCESS; i++) {
+        const char *dropped;
+
+        if (!values[i]) {
+            continue;
+        }
+        rv = index_append(ctx, kinds[i], index_key(ctx->pool, secret, kinds[i], cfg->issuer,
+                                                   values[i]),
+                          s->store_key, auth_time, login_started, &dropped);
+        if (rv == APR_SUCCESS) {
+            end_dropped(ctx, s, kinds[i], dropped);
+        }
     }
-    if (rv == APR_SUCCESS && s->sub) {
-        rv = index_append(ctx, index_key(ctx->pool, secret, "sub", cfg->issuer, s->sub),
-                          store_key, ttl);
+    if (rv == RTS_BACKCHANNEL_LOGGED_OUT) {
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,
+                       RTS_LOGNO(10515) "login refused: the provider logged out its %s "
+                       "(back-channel logout) while this login was completing; session %s not "
+                       "created", i == 1 ? "sid" : "sub", rts_log_fingerprint(ctx->pool, s->id));
+        rts_metric_inc(ctx, RTS_M_BACKCHANNEL_LATE_LOGINS_REFUSED);
     }
-    if (rv != APR_SUCCESS) {
-        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, rv,
+    else if (rv != APR_SUCCESS) {
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
                        RTS_LOGNO(10510) "session %s could not be indexed for back-channel "
-                       "logout", rts_log_fingerprint(ctx->pool, s->id));
+                       "logout; login refused (a logout could not reach it)",
+                       rts_log_fingerprint(ctx->pool, s->id));
     }
     return rv;
+}
+
+apr_status_t rts_backchannel_session_check(rts_ctx_t *ctx, const rts_session_t *s)
+{
+    const rts_config_t *cfg = ctx->cfg;
+    const rts_secret_t *secret = &APR_ARRAY_IDX(cfg->secrets, 0, rts_secret_t);
+    const char *kinds[2] = {"sid", "sub"}, *values[2] = {s->sid, s->sub};
+    int i;
+
+    if (!s->store_key) {
+        return APR_EINVAL;
+    }
+    for (i = 0; i < 2; i++) {
+        const char *key, *val = NULL, *dropped;
+        apr_size_t len = 0;
+        index_t ix;
+        apr_status_t rv;
+
+        if (!values[i]) {
+            continue;
+        }
+        key = index_key(ctx->pool, secret, kinds[i], cfg->issuer, values[i]);
+        /* the read is what keeps the item as recent as its sessions in the LRU */
+        rv = ctx->store->get(ctx->store, ctx->pool, NULL, key, &val, &len, NULL);
+        if (rv != APR_SUCCESS && rv != APR_ENOENT) {
+            return rv;
+        }
+        index_parse(ctx->pool, rv == APR_SUCCESS ? val : NULL, len, &ix);
+        if (index_forbids(&ix, kinds[i], 0, s->created)) {
+            rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_INFO, 0,
+                           RTS_LOGNO(10516) "session %s ended: its %s was logged out by "
+                           "back-channel logout, which it had escaped (index evicted or "
+                           "written concurrently)", rts_log_fingerprint(ctx->pool, s->id),
+                           kinds[i]);
+            rts_metric_inc(ctx, RTS_M_BACKCHANNEL_ENDED_AT_CHECK);
+            return RTS_BACKCHANNEL_LOGGED_OUT;
+        }
+        if (index_find(&ix, s->store_key) >= 0) {
+            continue;
+        }
+        /* memcached evicted the item (or this session fell out of a full one): put it back */
+        rv = index_append(ctx, kinds[i], key, s->store_key, 0, s->created, &dropped);
+        if (rv == RTS_BACKCHANNEL_LOGGED_OUT) {
+            return rv;
+        }
+        if (rv == APR_SUCCESS) {
+            end_dropped(ctx, s, kinds[i], dropped);
+            rts_metric_inc(ctx, RTS_M_BACKCHANNEL_INDEX_RESTORED);
+            rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_INFO, 0,
+                           RTS_LOGNO(10517) "session %s was missing from its %s index (evicted "
+                           "by memcached?); added again", rts_log_fingerprint(ctx->pool, s->id),
+                           kinds[i]);
+        }
+    }
+    return APR_SUCCESS;
 }
 
 static apr_status_t invalid(rts_result_t *res, apr_pool_t *p, const char *why)
@@ -217,76 +408,135 @@ apr_status_t rts_backchannel_validate(rts_ctx_t *ctx, const char *logout_token,
     return rv;
 }
 
-/* Deletes every session an index item names, then the item, under each configured secret. */
+/* Ends the sessions of one index item and leaves the logout in it (a tombstone), by
+ * compare-and-swap: a login that appends meanwhile makes the swap fail, and the next round
+ * ends that session too. A sub logout ends the sessions authenticated at or before its iat (a
+ * replayed or late token spares later logins); a sid logout ends them all. Under secrets[0]
+ * the tombstone is written even when the item is absent, so that a login completing later is
+ * refused. */
+static apr_status_t end_item(rts_ctx_t *ctx, const char *kind, const char *key, int tombstone,
+                             apr_int64_t iat, int *pended)
+{
+    int attempt;
+
+    for (attempt = 0; attempt < INDEX_CAS_ATTEMPTS; attempt++) {
+        const char *val = NULL;
+        apr_size_t len = 0;
+        apr_uint64_t cas = 0;
+        index_t ix, after;
+        size_t n;
+        apr_status_t rv = ctx->store->get(ctx->store, ctx->pool, NULL, key, &val, &len, &cas);
+
+        if (rv == APR_ENOENT && !tombstone) {
+            return APR_SUCCESS;
+        }
+        if (rv != APR_SUCCESS && rv != APR_ENOENT) {
+            return rv;
+        }
+        index_parse(ctx->pool, rv == APR_SUCCESS ? val : NULL, len, &ix);
+        index_parse(ctx->pool, NULL, 0, &after);
+        for (n = 0; n < json_array_size(ix.keys); n++) {
+            const char *store_key = json_string_value(json_array_get(ix.keys, n));
+            apr_int64_t auth = (apr_int64_t)json_integer_value(json_array_get(ix.auth, n));
+            apr_status_t drv;
+
+            if (!strcmp(kind, "sub") && auth > iat) {
+                /* a login after this logout: it stays */
+                json_array_append(after.keys, json_array_get(ix.keys, n));
+                json_array_append(after.auth, json_array_get(ix.auth, n));
+                continue;
+            }
+            if (strncmp(store_key, SESSION_KEY_PREFIX, sizeof(SESSION_KEY_PREFIX) - 1)) {
+                continue;          /* only session records, whatever the item says */
+            }
+            drv = ctx->store->del(ctx->store, NULL, store_key);
+            if (drv == APR_SUCCESS) {
+                (*pended)++;
+            }
+            else if (drv != APR_ENOENT) {
+                return drv;
+            }
+        }
+        after.logout_iat = iat > ix.logout_iat ? iat : ix.logout_iat;
+        after.logout_at = apr_time_sec(rts_now(ctx));
+        rv = index_write(ctx, key, &after, rv == APR_SUCCESS, cas);
+        if (rv != APR_EEXIST && rv != APR_ENOENT) {
+            return rv;
+        }
+    }
+    return APR_EEXIST;   /* still contended: 503, and the provider retries */
+}
+
+/* Every item of kind/value, under each configured secret (items written before a rotation). */
 static apr_status_t end_indexed(rts_ctx_t *ctx, const char *kind, const char *value,
-                                int *pended)
+                                apr_int64_t iat, int *pended)
 {
     int i;
 
     for (i = 0; i < ctx->cfg->secrets->nelts; i++) {
         const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, i, rts_secret_t);
-        const char *key = index_key(ctx->pool, secret, kind, ctx->cfg->issuer, value);
-        const char *val;
-        apr_size_t len, n;
-        json_t *keys, *k;
-        apr_status_t rv = ctx->store->get(ctx->store, ctx->pool, NULL, key, &val, &len, NULL);
-
-        if (rv == APR_ENOENT) {
-            continue;
-        }
+        apr_status_t rv = end_item(ctx, kind,
+                                   index_key(ctx->pool, secret, kind, ctx->cfg->issuer, value),
+                                   i == 0, iat, pended);
         if (rv != APR_SUCCESS) {
-            return rv;
-        }
-        keys = index_parse(ctx->pool, val, len);
-        json_array_foreach(keys, n, k) {
-            const char *store_key = json_string_value(k);
-            if (!store_key || strncmp(store_key, "rts:s:", 6)) {
-                continue;          /* only session records, whatever the item says */
-            }
-            rv = ctx->store->del(ctx->store, NULL, store_key);
-            if (rv == APR_SUCCESS) {
-                (*pended)++;
-            }
-            else if (rv != APR_ENOENT) {
-                return rv;
-            }
-        }
-        rv = ctx->store->del(ctx->store, NULL, key);
-        if (rv != APR_SUCCESS && rv != APR_ENOENT) {
             return rv;
         }
     }
     return APR_SUCCESS;
 }
 
-/* §2.6 step 9: a jti seen within the token's acceptance window is a replay. RTS_EBADTOKEN
- * then; a store failure as returned. */
-static apr_status_t check_replay(rts_ctx_t *ctx, const json_t *claims, rts_result_t *res)
+static const char *jti_key(rts_ctx_t *ctx, const char *jti)
 {
     const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, 0, rts_secret_t);
-    const char *jti = rts_json_str(claims, "jti");
-    apr_int64_t secs = apr_time_sec(ctx->cfg->iat_max_age + 2 * ctx->cfg->leeway) + 1;
-    const char *key;
+
+    return index_key(ctx->pool, secret, "jti", ctx->cfg->issuer, jti);
+}
+
+/* §2.6 step 9: a jti recorded within the token's acceptance window is a replay. RTS_EBADTOKEN
+ * then; a store failure as returned. Only a read: the jti is recorded after success. */
+static apr_status_t check_replay(rts_ctx_t *ctx, const char *jti, rts_result_t *res)
+{
+    const char *val;
+    apr_size_t len;
     apr_status_t rv;
 
     if (!jti) {
         return APR_SUCCESS;
     }
-    key = index_key(ctx->pool, secret, "jti", ctx->cfg->issuer, jti);
-    rv = ctx->store->add(ctx->store, NULL, key, "1", 1,
-                         (apr_uint32_t)(secs > MAX_RELATIVE_TTL ? MAX_RELATIVE_TTL : secs));
-    if (rv == APR_EEXIST) {
+    rv = ctx->store->get(ctx->store, ctx->pool, NULL, jti_key(ctx, jti), &val, &len, NULL);
+    if (rv == APR_SUCCESS) {
         return invalid(res, ctx->pool, "replayed (jti seen before)");
     }
-    return rv;
+    return rv == APR_ENOENT ? APR_SUCCESS : rv;
+}
+
+/* Records a processed jti. A concurrent duplicate delivery may have processed it too (add finds
+ * it): harmless, ending sessions twice ends nothing more. A failure is logged only: the
+ * sessions are ended, and a replay could end no later login (end_item spares them). */
+static void record_jti(rts_ctx_t *ctx, const char *jti)
+{
+    apr_int64_t secs = apr_time_sec(ctx->cfg->iat_max_age + 2 * ctx->cfg->leeway) + 1;
+    apr_status_t rv;
+
+    if (!jti) {
+        return;
+    }
+    rv = ctx->store->add(ctx->store, NULL, jti_key(ctx, jti), "1", 1,
+                         (apr_uint32_t)(secs > MAX_RELATIVE_TTL ? MAX_RELATIVE_TTL : secs));
+    if (rv != APR_SUCCESS && rv != APR_EEXIST) {
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, rv,
+                       RTS_LOGNO(10518) "back-channel logout: sessions ended, but the token's "
+                       "jti could not be recorded (a replay would be processed again)");
+    }
 }
 
 apr_status_t rts_backchannel_handle(rts_ctx_t *ctx, const char *body, apr_size_t len,
                                     int *pended, rts_result_t *res)
 {
     apr_table_t *form;
-    const char *token, *sid, *sub;
+    const char *token, *sid, *sub, *jti;
     json_t *claims;
+    apr_int64_t iat = 0;
     apr_status_t rv;
 
     *pended = 0;
@@ -308,24 +558,30 @@ apr_status_t rts_backchannel_handle(rts_ctx_t *ctx, const char *body, apr_size_t
                        RTS_LOGNO(10511) "back-channel logout refused: %s", res->description);
         return rv;
     }
-    rv = check_replay(ctx, claims, res);
+    sid = rts_json_str(claims, "sid");
+    sub = rts_json_str(claims, "sub");
+    jti = rts_json_str(claims, "jti");
+    rts_json_int(claims, "iat", &iat);   /* checked present by the validation */
+    rv = check_replay(ctx, jti, res);
     if (rv == RTS_EBADTOKEN) {
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,
                        RTS_LOGNO(10511) "back-channel logout refused: %s", res->description);
         return rv;
     }
-    sid = rts_json_str(claims, "sid");
-    sub = rts_json_str(claims, "sub");
     /* with a sid, that provider session only; with a sub alone, every session of the user */
     if (rv == APR_SUCCESS) {
-        rv = sid ? end_indexed(ctx, "sid", sid, pended) : end_indexed(ctx, "sub", sub, pended);
+        rv = sid ? end_indexed(ctx, "sid", sid, iat, pended)
+                 : end_indexed(ctx, "sub", sub, iat, pended);
     }
     if (rv != APR_SUCCESS) {
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
-                       RTS_LOGNO(10512) "back-channel logout: session store unavailable");
+                       RTS_LOGNO(10512) "back-channel logout: session store unavailable; "
+                       "%d session(s) ended before the failure, the provider's retry ends the "
+                       "rest", *pended);
         return rts_result_set(res, ctx->pool, rv, 503, "temporarily_unavailable",
                               "the session store is unavailable");
     }
+    record_jti(ctx, jti);
     rts_metric_inc(ctx, RTS_M_BACKCHANNEL_LOGOUTS);
     rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_INFO, 0,
                    RTS_LOGNO(10513) "back-channel logout by %s %s: %d session(s) ended",

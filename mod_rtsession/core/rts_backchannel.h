@@ -1,12 +1,17 @@
 /* OpenID Connect Back-Channel Logout 1.0: the provider POSTs a logout_token; every session of
  * its sid (or, without sid, of its sub) ends, on every host (all state is in memcached).
+ * Design and guarantees: docs/logout.md, "Back-channel logout".
  *
  * To find sessions by sid/sub without scanning memcached, each login with a configured
  * back-channel endpoint adds its store key to two small index items, one per (iss, sid) and one
- * per (iss, sub): key "rts:b:" + b64url(HMAC(K_id, kind ":" iss "\n" value)), value a JSON array
- * of store keys (the newest RTS_BACKCHANNEL_INDEX_MAX), updated by add or compare-and-swap,
- * expiring with the longest session they name. Store keys are HMACs: the index yields no cookie
- * and no token, and the item names no user. */
+ * per (iss, sub): key "rts:b:" + b64url(HMAC(K_id, kind ":" iss "\n" value)), value JSON
+ * {"k": [store keys], "a": [their auth times], "x": logout iat, "t": logout time}. Every change
+ * is a compare-and-swap (or an add when absent), so no concurrent login or logout is lost. A
+ * logout empties the item and leaves "x"/"t" in it (a tombstone): a login of that sid, or of
+ * that sub authenticated before the logout, whose callback completes later is refused. Items
+ * expire with the longest session (RTSessionMaxLifetime). An item holds at most
+ * RTS_BACKCHANNEL_INDEX_MAX sessions: the login that would add one more ends the oldest.
+ * Store keys are HMACs: the index yields no cookie and no token, and the item names no user. */
 #ifndef RTS_BACKCHANNEL_H
 #define RTS_BACKCHANNEL_H
 
@@ -19,9 +24,25 @@
 #define RTS_BACKCHANNEL_INDEX_MAX 64
 #define RTS_LOGOUT_TOKEN_MAX (16 * 1024)
 
-/* Adds a new session to the (iss, sid) and (iss, sub) indexes. Failures are returned (and
- * logged); the login goes on without back-channel reach for that session. */
-apr_status_t rts_backchannel_index_add(rts_ctx_t *ctx, const rts_session_t *s);
+/* Status of the index functions: the session's sid (or sub, for a session authenticated before
+ * that logout) was logged out by the provider; the session must not live. */
+#define RTS_BACKCHANNEL_LOGGED_OUT APR_EACCES
+
+/* Adds a new session to the (iss, sid) and (iss, sub) indexes. auth_time: the ID token's
+ * auth_time (else its iat), provider clock, seconds; login_started: when this login began
+ * (pending login), our clock. RTS_BACKCHANNEL_LOGGED_OUT when a back-channel logout came
+ * first (see above); a store failure as returned. Either way the caller must not let the
+ * session live (it is unreachable by a later logout otherwise). Sessions that fall out of a
+ * full index are deleted here (logged, counted). */
+apr_status_t rts_backchannel_index_add(rts_ctx_t *ctx, const rts_session_t *s,
+                                       apr_int64_t auth_time, apr_time_t login_started);
+
+/* For a session that is being written anyway (refresh) or slid (touch): reads its index items,
+ * which makes them as recent in memcached's LRU as the session; puts the session back in an item
+ * memcached evicted; and tells whether a logout reached the item that the session escaped
+ * (evicted index, or a logout while it was being indexed): RTS_BACKCHANNEL_LOGGED_OUT then.
+ * Never on the hot path. APR_SUCCESS or a store failure (callers go on). */
+apr_status_t rts_backchannel_session_check(rts_ctx_t *ctx, const rts_session_t *s);
 
 /* Validates a logout token (§2.6): signature with the provider's JWKS (one refetch on an
  * unknown key), typ absent/JWT/logout+jwt, iss, aud contains client_id, iat present and not in
@@ -33,7 +54,9 @@ apr_status_t rts_backchannel_validate(rts_ctx_t *ctx, const char *logout_token,
                                       json_t **pclaims, rts_result_t *res);
 
 /* The endpoint: body is the POSTed form (application/x-www-form-urlencoded). A token whose jti
- * was seen within its acceptance window (iat_max_age) is refused as a replay. APR_SUCCESS when
+ * was recorded within its acceptance window (iat_max_age) is refused as a replay; the jti is
+ * recorded only once its sessions are ended, so a delivery that failed half-way (503) is
+ * processed again when the provider retries. APR_SUCCESS when
  * the sessions are ended (*pended: how many records were deleted; 0 is a success too: they
  * may have expired); RTS_EBADINPUT / RTS_EBADTOKEN with res->error and res->description for
  * the 400 answer; a store failure otherwise (the provider may retry). */

@@ -162,7 +162,7 @@ apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     rts_session_t *s;
     rts_refresh_outcome_t refreshed;
     rts_lifetime_verdict_t lifetime;
-    int touched;
+    int touched = 0;
     apr_status_t rv;
 
     out_init(ctx, out);
@@ -222,6 +222,13 @@ apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     default:
         break;
     }
+    /* a refresh or a slide writes anyway: keep the back-channel index as recent as the session
+     * and catch a logout it escaped (never on the hot path) */
+    if (ctx->cfg->backchannel_path && (refreshed == RTS_REFRESH_DONE || touched)
+        && rts_backchannel_session_check(ctx, s) == RTS_BACKCHANNEL_LOGGED_OUT) {
+        rts_session_delete(ctx, s);
+        return restart_login(ctx, req, out);
+    }
     out->kind = RTS_OUT_PASS;
     out->session = s;
     if (rts_claims_memo_get(ctx->claims_memo, ctx->pool, s->id_token, RTS_SESSION_MAX_PLAIN,
@@ -250,9 +257,40 @@ static apr_status_t callback_error(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     return out_error(ctx, out, status, error, description);
 }
 
+/* Indexes a new session for back-channel logout; a session that cannot be indexed, or whose
+ * sid/sub a back-channel logout ended while this callback was in flight, is deleted again: no
+ * session may live where a logout cannot reach it. */
+static int index_new_session(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out,
+                             rts_session_t *s, json_t *claims, apr_time_t login_started)
+{
+    apr_int64_t auth_time;
+    apr_status_t rv;
+
+    if (rts_json_int(claims, "auth_time", &auth_time) != APR_SUCCESS
+        && rts_json_int(claims, "iat", &auth_time) != APR_SUCCESS) {
+        auth_time = 0;
+    }
+    rv = rts_backchannel_index_add(ctx, s, auth_time, login_started);
+    if (rv == APR_SUCCESS) {
+        return 1;
+    }
+    rts_session_delete(ctx, s);
+    if (rv == RTS_BACKCHANNEL_LOGGED_OUT) {
+        callback_error(ctx, req, out, 400, "logged_out",
+                       "the identity provider ended this sign-in before it completed; please "
+                       "sign in again", 1);
+        return 0;
+    }
+    out->result.status = rv;
+    callback_error(ctx, req, out, 503, "store_unavailable", "the session store is unavailable",
+                   1);
+    return 0;
+}
+
 static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out,
                                    const rts_token_set_t *tokens, json_t *claims,
-                                   const char *return_url, apr_time_t started)
+                                   const char *return_url, apr_time_t started,
+                                   apr_time_t login_started)
 {
     rts_session_t *s = apr_pcalloc(ctx->pool, sizeof(*s));
     apr_status_t rv;
@@ -286,8 +324,9 @@ static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_out
         return callback_error(ctx, req, out, 503, "store_unavailable",
                               "the session store is unavailable", 1);
     }
-    if (ctx->cfg->backchannel_path) {
-        rts_backchannel_index_add(ctx, s);   /* logged; the login goes on without it */
+    if (ctx->cfg->backchannel_path && !index_new_session(ctx, req, out, s, claims,
+                                                         login_started)) {
+        return APR_SUCCESS;   /* the error page is set */
     }
     add_cookie(ctx, out, rts_flow_session_cookie(ctx->pool, ctx->cfg, req->secure), s->id,
                req->secure, -1);
@@ -392,5 +431,5 @@ apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome
     }
     return create_session(ctx, req, out, tokens, claims,
                           rts_return_url_ok(pending->return_url) ? pending->return_url : "/",
-                          started);
+                          started, pending->created);
 }

@@ -92,6 +92,16 @@ static const metric_row_t rows[] = {
      "endpoint=\"jwks\"", PROVIDER_ERR, 0},
     {RTS_M_PROVIDER_ERRORS_TOKEN, "rtsession_provider_errors_total",
      "endpoint=\"token\"", PROVIDER_ERR, 0},
+    /* issue 11 item 7 */
+    {RTS_M_BACKCHANNEL_INDEX_OVERFLOW, "rtsession_backchannel_index_overflow_total", NULL,
+     "Sessions ended because their user (or provider session) had more sessions than the "
+     "back-channel index holds.", 0},
+    {RTS_M_BACKCHANNEL_LATE_LOGINS_REFUSED, "rtsession_backchannel_late_logins_refused_total",
+     NULL, "Logins refused because a back-channel logout of their sid or sub came first.", 0},
+    {RTS_M_BACKCHANNEL_ENDED_AT_CHECK, "rtsession_backchannel_ended_at_check_total", NULL,
+     "Sessions that a back-channel logout had missed, ended at their next refresh or slide.", 0},
+    {RTS_M_BACKCHANNEL_INDEX_RESTORED, "rtsession_backchannel_index_restored_total", NULL,
+     "Sessions put back into a back-channel index item that memcached had evicted.", 0},
 };
 
 static const struct {

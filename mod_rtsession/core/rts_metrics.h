@@ -43,6 +43,11 @@ typedef enum {
     RTS_M_PROVIDER_ERRORS_DISCOVERY,
     RTS_M_PROVIDER_ERRORS_JWKS,
     RTS_M_PROVIDER_ERRORS_TOKEN,
+    /* issue 11 item 7 (back-channel logout never lets a session survive) */
+    RTS_M_BACKCHANNEL_INDEX_OVERFLOW,
+    RTS_M_BACKCHANNEL_LATE_LOGINS_REFUSED,
+    RTS_M_BACKCHANNEL_ENDED_AT_CHECK,
+    RTS_M_BACKCHANNEL_INDEX_RESTORED,
     RTS_M_COUNT
 } rts_metric_t;
 

@@ -9,6 +9,7 @@
 #include "rts_util.h"
 #include "rts_backchannel.h"
 #include "test_keys.h"
+#include "rts_record.h"
 
 #define SESSION_COOKIE "__Host-rtsession"
 #define LOGOUT_COOKIE "__Host-rtsession_logout"
@@ -351,6 +352,7 @@ static void bc_setup(void)
     fake_http_push(env->fh, 200, test_jwks_json(rts_test_pool, keys, 1), NULL);
 }
 
+/* A session as a login creates it: authenticated (provider clock) and started 10 s ago. */
 static rts_session_t *indexed_session(const char *sub, const char *sid)
 {
     rts_session_t *s = apr_pcalloc(rts_test_pool, sizeof(*s));
@@ -363,8 +365,29 @@ static rts_session_t *indexed_session(const char *sub, const char *sid)
     s->access_token = "AT";
     s->created = env->now;
     ck_assert_int_eq(rts_session_add(test_env_ctx(env), s), APR_SUCCESS);
-    ck_assert_int_eq(rts_backchannel_index_add(test_env_ctx(env), s), APR_SUCCESS);
+    ck_assert_int_eq(rts_backchannel_index_add(test_env_ctx(env), s,
+                                               apr_time_sec(env->now) - 10,
+                                               env->now - apr_time_from_sec(10)), APR_SUCCESS);
     return s;
+}
+
+/* A session whose callback completes now, for a login that began at started (our clock) and
+ * an authentication at auth (provider clock): what index_add says. */
+static apr_status_t late_session(const char *sub, const char *sid, apr_int64_t auth,
+                                 apr_time_t started, rts_session_t **ps)
+{
+    rts_session_t *s = apr_pcalloc(rts_test_pool, sizeof(*s));
+
+    ck_assert_int_eq(rts_session_new_id(rts_test_pool, &s->id), APR_SUCCESS);
+    s->gen = 1;
+    s->sub = sub;
+    s->sid = sid;
+    s->id_token = ID_TOKEN;
+    s->access_token = "AT";
+    s->created = env->now;
+    ck_assert_int_eq(rts_session_add(test_env_ctx(env), s), APR_SUCCESS);
+    *ps = s;
+    return rts_backchannel_index_add(test_env_ctx(env), s, auth, started);
 }
 
 #define EVENTS "\"events\":{\"" RTS_BACKCHANNEL_EVENT "\":{}}"
@@ -442,7 +465,8 @@ START_TEST(test_backchannel_index_keeps_newest)
     ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sub\":\"carol\"")),
                                  &ended, &res), APR_SUCCESS);
     ck_assert_int_eq(ended, RTS_BACKCHANNEL_INDEX_MAX);
-    ck_assert(stored(first));
+    /* the 65th login ended the oldest: no session of carol outlives her logout */
+    ck_assert(!stored(first));
 }
 END_TEST
 
@@ -506,14 +530,17 @@ END_TEST
 START_TEST(test_backchannel_replay_refused)
 {
     rts_session_t *a = indexed_session("alice", "sid-1");
-    const char *body = logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"sid-1\""));
+    const char *body = logout_body(op_key, NULL, claims(EVENTS ",\"sub\":\"alice\""));
     rts_session_t *b;
     rts_result_t res;
     int ended;
 
     ck_assert_int_eq(backchannel(body, &ended, &res), APR_SUCCESS);
     ck_assert(!stored(a));
-    b = indexed_session("alice", "sid-1");      /* a new login in the same provider session */
+    env->now += apr_time_from_sec(2);
+    /* a new login of the user after the logout */
+    ck_assert_int_eq(late_session("alice", "sid-2", apr_time_sec(env->now), env->now, &b),
+                     APR_SUCCESS);
     ck_assert_int_eq(backchannel(body, &ended, &res), RTS_EBADTOKEN);
     ck_assert_int_eq(res.http_status, 400);
     ck_assert(stored(b));
@@ -544,6 +571,208 @@ START_TEST(test_backchannel_store_down)
     ck_assert_int_ne(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"sid-1\"")),
                                  &ended, &res), APR_SUCCESS);
     ck_assert_int_eq(res.http_status, 503);
+}
+END_TEST
+
+/* The store key of an index item, as the module names it under the first secret. */
+static const char *bc_index_key(const char *kind, const char *value)
+{
+    return rts_record_key(rts_test_pool, &APR_ARRAY_IDX(env->cfg->secrets, 0, rts_secret_t),
+                          "rts:b:", apr_pstrcat(rts_test_pool, kind, ":" TEST_ISSUER "\n", value,
+                                                NULL));
+}
+
+/* Item 7: a store failure half-way answers 503; the provider's retry of the same token (same
+ * jti) is processed, not refused as a replay, and ends the sessions the first attempt left. */
+START_TEST(test_backchannel_retry_after_store_failure_ends_sessions)
+{
+    rts_session_t *a1 = indexed_session("alice", "sid-1");
+    rts_session_t *a2 = indexed_session("alice", "sid-1");
+    const char *body = logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"sid-1\""));
+    rts_result_t res;
+    int ended;
+
+    fake_store_fail_next(env->fs, 1, FAKE_STORE_OP_DEL, APR_TIMEUP);
+    ck_assert_int_ne(backchannel(body, &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(res.http_status, 503);
+    ck_assert(stored(a1) || stored(a2));
+    /* the provider retries the same token */
+    ck_assert_int_eq(backchannel(body, &ended, &res), APR_SUCCESS);
+    ck_assert(!stored(a1) && !stored(a2));
+    /* once done, the jti is remembered: a third delivery is a replay */
+    ck_assert_int_eq(backchannel(body, &ended, &res), RTS_EBADTOKEN);
+}
+END_TEST
+
+/* The hook of the concurrency tests: once, when the operation hooked on (op, key) runs, a
+ * login on "another host" indexes a new session of (sub, sid). */
+typedef struct {
+    fake_store_op_t op;
+    const char *key;
+    const char *sub, *sid;
+    rts_session_t *s;
+    int fired;
+} racer_t;
+
+static void racer_hook(fake_store_t *fs, fake_store_op_t op, const char *key, void *baton)
+{
+    racer_t *r = baton;
+
+    (void)fs;
+    if (r->fired || strcmp(key, r->key) || (op != r->op && r->op != FAKE_STORE_OP_ANY)
+        || op == FAKE_STORE_OP_GET) {
+        return;
+    }
+    r->fired = 1;
+    r->s = indexed_session(r->sub, r->sid);
+}
+
+/* Item 7: a login that appends to the index between the logout's read and its write is not
+ * lost: the logout's swap fails, it reads again and ends that session too. */
+START_TEST(test_backchannel_append_during_logout_is_ended)
+{
+    rts_session_t *a = indexed_session("alice", "sid-1");
+    racer_t r = {FAKE_STORE_OP_ANY, NULL, "alice", "sid-1", NULL, 0};
+    rts_result_t res;
+    int ended;
+
+    r.key = bc_index_key("sid", "sid-1");
+    fake_store_set_hook(env->fs, racer_hook, &r);
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"sid-1\"")),
+                                 &ended, &res), APR_SUCCESS);
+    fake_store_set_hook(env->fs, NULL, NULL);
+    ck_assert(r.fired && r.s);
+    ck_assert(!stored(a));
+    ck_assert_msg(!stored(r.s), "a session indexed during the logout survived it");
+    ck_assert_int_eq(ended, 2);
+}
+END_TEST
+
+/* Item 7: two logins of one user appending at once both stay indexed (compare-and-swap), and
+ * one logout ends both. */
+START_TEST(test_backchannel_concurrent_appends_keep_both)
+{
+    racer_t r = {FAKE_STORE_OP_ADD, NULL, "alice", NULL, NULL, 0};
+    rts_session_t *a;
+    rts_result_t res;
+    int ended;
+
+    r.key = bc_index_key("sub", "alice");
+    fake_store_set_hook(env->fs, racer_hook, &r);
+    a = indexed_session("alice", NULL);   /* its add of the new item races the other login */
+    fake_store_set_hook(env->fs, NULL, NULL);
+    ck_assert(r.fired);
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sub\":\"alice\"")),
+                                 &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(ended, 2);
+    ck_assert(!stored(a) && !stored(r.s));
+}
+END_TEST
+
+/* Item 7: a login whose callback completes after a logout of its sid creates no session; a
+ * login of the same user in another provider session does. */
+START_TEST(test_backchannel_late_callback_of_logged_out_sid_refused)
+{
+    rts_session_t *late, *other;
+    rts_result_t res;
+    int ended;
+
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"sid-1\"")),
+                                 &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(ended, 0);
+    env->now += apr_time_from_sec(5);
+    ck_assert_int_eq(late_session("alice", "sid-1", apr_time_sec(env->now) - 30,
+                                  env->now - apr_time_from_sec(30), &late),
+                     RTS_BACKCHANNEL_LOGGED_OUT);
+    ck_assert_int_eq(late_session("alice", "sid-2", apr_time_sec(env->now),
+                                  env->now, &other), APR_SUCCESS);
+}
+END_TEST
+
+/* Item 7: a sub logout refuses a late callback of a login authenticated before it, spares a
+ * login authenticated after it, also when the same token is delivered again. */
+START_TEST(test_backchannel_sub_logout_late_and_later_logins)
+{
+    rts_session_t *before = indexed_session("alice", NULL), *late, *later;
+    const char *body = logout_body(op_key, NULL, claims(EVENTS ",\"sub\":\"alice\""));
+    apr_int64_t logout_iat = apr_time_sec(env->now);
+    rts_result_t res;
+    int ended;
+
+    ck_assert_int_eq(backchannel(body, &ended, &res), APR_SUCCESS);
+    ck_assert(!stored(before));
+    env->now += apr_time_from_sec(5);
+    /* authenticated before the logout, callback after it */
+    ck_assert_int_eq(late_session("alice", NULL, logout_iat - 20,
+                                  env->now - apr_time_from_sec(60), &late),
+                     RTS_BACKCHANNEL_LOGGED_OUT);
+    /* a new login after the logout */
+    ck_assert_int_eq(late_session("alice", NULL, logout_iat + 5, env->now - apr_time_from_sec(1),
+                                  &later), APR_SUCCESS);
+    /* the provider retries (a duplicate delivery, a new jti): the later login stays */
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, apr_psprintf(rts_test_pool,
+                     "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"iat\":%ld,"
+                     "\"jti\":\"dup\"," EVENTS ",\"sub\":\"alice\"}", (long)logout_iat)),
+                     &ended, &res), APR_SUCCESS);
+    ck_assert(stored(later));
+}
+END_TEST
+
+/* Item 7: memcached evicted an index item (LRU: it is rarely read). The session's next slide or
+ * refresh puts it back, so a later logout ends it. */
+START_TEST(test_backchannel_evicted_index_restored_at_check)
+{
+    rts_session_t *a = indexed_session("alice", "sid-1");
+    rts_result_t res;
+    int ended;
+
+    fake_store_remove(env->fs, bc_index_key("sid", "sid-1"));
+    fake_store_remove(env->fs, bc_index_key("sub", "alice"));
+    ck_assert_int_eq(rts_backchannel_session_check(test_env_ctx(env), a), APR_SUCCESS);
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"sid-1\"")),
+                                 &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(ended, 1);
+    ck_assert(!stored(a));
+}
+END_TEST
+
+/* Item 7: a logout that found no index (evicted) leaves its tombstone; the session it missed
+ * ends at its next slide or refresh. A session of a login after a sub logout goes on. */
+START_TEST(test_backchannel_missed_session_ended_at_check)
+{
+    rts_session_t *a = indexed_session("alice", "sid-1"), *b = indexed_session("bob", NULL);
+    rts_session_t *later;
+    rts_result_t res;
+    int ended;
+
+    fake_store_remove(env->fs, bc_index_key("sid", "sid-1"));
+    fake_store_remove(env->fs, bc_index_key("sub", "bob"));
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"sid-1\"")),
+                                 &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims(EVENTS ",\"sub\":\"bob\"")),
+                                 &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(ended, 0);
+    ck_assert(stored(a) && stored(b));
+    ck_assert_int_eq(rts_backchannel_session_check(test_env_ctx(env), a),
+                     RTS_BACKCHANNEL_LOGGED_OUT);
+    ck_assert_int_eq(rts_backchannel_session_check(test_env_ctx(env), b),
+                     RTS_BACKCHANNEL_LOGGED_OUT);
+    env->now += apr_time_from_sec(5);
+    ck_assert_int_eq(late_session("bob", NULL, apr_time_sec(env->now), env->now, &later),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rts_backchannel_session_check(test_env_ctx(env), later), APR_SUCCESS);
+}
+END_TEST
+
+/* Item 7: an index item failing to be written fails the login closed (the caller deletes the
+ * session); no session lives unindexed. */
+START_TEST(test_backchannel_index_store_failure_reported)
+{
+    rts_session_t *s;
+
+    fake_store_fail_next(env->fs, 1, FAKE_STORE_OP_GET, APR_TIMEUP);
+    ck_assert_int_eq(late_session("alice", "sid-1", apr_time_sec(env->now), env->now, &s),
+                     APR_TIMEUP);
 }
 END_TEST
 
@@ -587,6 +816,14 @@ Suite *rts_suite_logout(void)
     tcase_add_test(tc, test_backchannel_aud_array);
     tcase_add_test(tc, test_backchannel_replay_refused);
     tcase_add_test(tc, test_backchannel_store_down);
+    tcase_add_test(tc, test_backchannel_retry_after_store_failure_ends_sessions);
+    tcase_add_test(tc, test_backchannel_append_during_logout_is_ended);
+    tcase_add_test(tc, test_backchannel_concurrent_appends_keep_both);
+    tcase_add_test(tc, test_backchannel_late_callback_of_logged_out_sid_refused);
+    tcase_add_test(tc, test_backchannel_sub_logout_late_and_later_logins);
+    tcase_add_test(tc, test_backchannel_evicted_index_restored_at_check);
+    tcase_add_test(tc, test_backchannel_missed_session_ended_at_check);
+    tcase_add_test(tc, test_backchannel_index_store_failure_reported);
     suite_add_tcase(s, tc);
     return s;
 }
