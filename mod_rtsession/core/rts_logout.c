@@ -1,10 +1,12 @@
 /* Local and RP-initiated logout, token revocation. */
 #include <string.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include "rts.h"
 #include "rts_authreq.h"
 #include "rts_config.h"
 #include "rts_cookie.h"
+#include "rts_json.h"
 #include "rts_log.h"
 #include "rts_logout.h"
 #include "rts_provider.h"
@@ -30,6 +32,34 @@ int rts_logout_allowed(const char *method, const char *fetch_site)
     return method && !strcmp(method, "GET") && site_ok;
 }
 
+/* The OAuth error code of an error answer, when it is one (JSON object, short token-like
+ * "error"); NULL otherwise. Only the code is ever logged, never the body. */
+static const char *revoke_error_code(apr_pool_t *p, const rts_http_response_t *resp)
+{
+    json_t *o;
+    const char *e, *c;
+
+    if (!resp || !resp->body || !resp->body_len
+        || rts_json_parse_object(p, resp->body, resp->body_len, 4096, &o) != APR_SUCCESS
+        || !(e = rts_json_str(o, "error")) || !*e || strlen(e) > 64) {
+        return NULL;
+    }
+    for (c = e; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '_' && *c != '-' && *c != '.') {
+            return NULL;
+        }
+    }
+    return e;
+}
+
+/* RFC 7009 §2.2.1 / RFC 6749 §5.2: the provider refused the client itself (401, 403, or
+ * invalid_client / unauthorized_client in any status): a configuration fault, not the token's. */
+static int client_auth_refused(int status, const char *error)
+{
+    return status == 401 || status == 403
+           || (error && (!strcmp(error, "invalid_client") || !strcmp(error, "unauthorized_client")));
+}
+
 /* One RFC 7009 request; 200 is success (also for tokens the provider no longer knows). */
 static apr_status_t revoke_one(rts_ctx_t *ctx, const char *endpoint, const char *token,
                                const char *hint)
@@ -53,12 +83,27 @@ static apr_status_t revoke_one(rts_ctx_t *ctx, const char *endpoint, const char 
     hreq.max_response = cfg->max_response;
     rv = ctx->http->perform(ctx->http, ctx->pool, &hreq, &resp);
     if (rv == APR_SUCCESS && resp->status != 200) {
-        rv = RTS_EOAUTH;
+        const char *error = revoke_error_code(ctx->pool, resp);
+
+        if (client_auth_refused(resp->status, error)) {
+            rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, 0,
+                           RTS_LOGNO(10519) "revoking the %s at %s: the provider refused this "
+                           "client's authentication (HTTP %d, error %s): check RTSessionClientID, "
+                           "RTSessionClientSecret (or RTSessionClientSecretFile) and "
+                           "RTSessionTokenEndpointAuth against the client's registration at the "
+                           "provider; the token was not revoked, logout goes on",
+                           hint, endpoint, resp->status, error ? error : "none");
+            return RTS_EOAUTH;
+        }
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,
+                       RTS_LOGNO(10502) "revoking the %s at %s failed (HTTP %d, error %s); "
+                       "logout goes on", hint, endpoint, resp->status, error ? error : "none");
+        return RTS_EOAUTH;
     }
     if (rv != APR_SUCCESS) {
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, rv,
-                       RTS_LOGNO(10502) "revoking the %s at %s failed (HTTP %d); logout goes on",
-                       hint, endpoint, resp ? resp->status : 0);
+                       RTS_LOGNO(10502) "revoking the %s at %s failed (no answer); logout goes "
+                       "on", hint, endpoint);
     }
     return rv;
 }

@@ -7,6 +7,7 @@
 #include "rts_logout.h"
 #include "rts_session.h"
 #include "rts_util.h"
+#include "rts_log.h"
 #include "rts_backchannel.h"
 #include "test_keys.h"
 #include "rts_record.h"
@@ -227,6 +228,97 @@ START_TEST(test_logout_revocation_failure_does_not_block)
     ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
     ck_assert(!stored(s));
     ck_assert_ptr_nonnull(strstr(fake_http_request(env->fh, 2)->body, "client_secret="));
+}
+END_TEST
+
+/* The log lines of one request, "level|message\n" each. */
+static char *captured;
+
+static int capture_is_level(void *baton, int level)
+{
+    (void)baton;
+    (void)level;
+    return 1;
+}
+
+static void capture_print(void *baton, const char *file, int line, int level, apr_status_t rv,
+                          const char *msg)
+{
+    (void)baton;
+    (void)file;
+    (void)line;
+    (void)rv;
+    captured = apr_psprintf(rts_test_pool, "%s%d|%s\n", captured ? captured : "", level, msg);
+}
+
+static struct rts_log_t capture_log = {capture_is_level, capture_print, NULL};
+
+static rts_outcome_t *logout_logged(rts_req_t *req)
+{
+    rts_outcome_t *out = apr_pcalloc(rts_test_pool, sizeof(*out));
+    rts_ctx_t *ctx = test_env_ctx(env);
+
+    captured = NULL;
+    ctx->log = &capture_log;
+    ck_assert_int_eq(rts_logout_handle(ctx, req, "same-origin", out), APR_SUCCESS);
+    return out;
+}
+
+/* Item 10: a provider that refuses the client at the revocation endpoint (401 invalid_client,
+ * 403 unauthorized_client, 403 without a body) is named as a client-authentication failure at
+ * error level, with the status, the error code and the directives to check; any other refusal
+ * keeps the plain warning, which names the error code too. */
+START_TEST(test_logout_revocation_client_auth_named)
+{
+    static const struct {
+        int status;
+        const char *body;
+        const char *error;
+        int client_auth;
+    } cases[] = {
+        {401, "{\"error\":\"invalid_client\"}", "invalid_client", 1},
+        {403, "{\"error\":\"unauthorized_client\",\"error_description\":\"no\"}",
+         "unauthorized_client", 1},
+        {400, "{\"error\":\"invalid_client\"}", "invalid_client", 1},
+        {403, "<html>forbidden</html>", "none", 1},
+        {400, "{\"error\":\"unsupported_token_type\"}", "unsupported_token_type", 0},
+        {503, "", "none", 0},
+    };
+    unsigned i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rts_session_t *s = stored_session();
+        rts_outcome_t *out;
+        const char *want;
+
+        if (i == 0) {
+            push_discovery(1, 0);
+        }
+        /* the refresh token, then the access token */
+        fake_http_push(env->fh, cases[i].status, cases[i].body, NULL);
+        fake_http_push(env->fh, cases[i].status, cases[i].body, NULL);
+        out = logout_logged(request("POST", NULL, with_session(s)));
+        ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+        ck_assert(!stored(s));
+        ck_assert_msg(captured != NULL, "case %u: nothing logged", i);
+        want = apr_psprintf(rts_test_pool, "HTTP %d, error %s)", cases[i].status,
+                            cases[i].error);
+        ck_assert_msg(strstr(captured, want), "case %u: %s", i, captured);
+        if (cases[i].client_auth) {
+            ck_assert_msg(strstr(captured, apr_psprintf(rts_test_pool, "%d|RTS10519: ",
+                                                        RTS_LOG_ERR)), "case %u: %s", i, captured);
+            ck_assert_ptr_nonnull(strstr(captured, "refused this client's authentication"));
+            ck_assert_ptr_nonnull(strstr(captured, "RTSessionClientSecret"));
+            ck_assert_ptr_nonnull(strstr(captured, "RTSessionTokenEndpointAuth"));
+            ck_assert_ptr_null(strstr(captured, "RTS10502"));
+        }
+        else {
+            ck_assert_msg(strstr(captured, "RTS10502: "), "case %u: %s", i, captured);
+            ck_assert_ptr_null(strstr(captured, "RTS10519"));
+        }
+        ck_assert_ptr_null(strstr(captured, "RT-secret"));
+        ck_assert_ptr_null(strstr(captured, "AT-secret"));
+    }
 }
 END_TEST
 
@@ -800,6 +892,7 @@ Suite *rts_suite_logout(void)
     tcase_add_test(tc, test_logout_revokes_refresh_then_access_token);
     tcase_add_test(tc, test_logout_revocation_failure_does_not_block);
     tcase_add_test(tc, test_logout_revocation_off);
+    tcase_add_test(tc, test_logout_revocation_client_auth_named);
     tcase_add_test(tc, test_logout_rp_initiated_and_return);
     tcase_add_test(tc, test_logout_return_state_must_match_cookie);
     tcase_add_test(tc, test_logout_provider_logout_off);
