@@ -14,6 +14,9 @@
 #define PENDING_KEY_PREFIX "rts:p:"
 #define PENDING_SEAL_INFO "rtsession pending v1"
 #define PENDING_MAX_PLAIN 8192
+#define PENDING_COOKIE_SEAL_INFO "rtsession pending cookie v2"
+/* associated data of the sealed cookie: what the blob is (the state binds it to one login) */
+#define PENDING_COOKIE_AD "rts:pc"
 
 apr_status_t rts_authreq_new(apr_pool_t *p, const char *return_url, apr_time_t now,
                              rts_pending_t **ppending)
@@ -56,22 +59,153 @@ static const char *pending_key(apr_pool_t *p, const rts_secret_t *secret, const 
     return rts_record_key(p, secret, PENDING_KEY_PREFIX, apr_pstrcat(p, "p:", state, NULL));
 }
 
+/* The plaintext both forms share: nonce, verifier, return URL, creation time. */
+static const char *pending_plain(rts_ctx_t *ctx, const rts_pending_t *pd, const char *return_url,
+                                 apr_size_t *plen)
+{
+    json_t *o = rts_json_pool_own(ctx->pool, json_object());
+
+    json_object_set_new(o, "n", json_string(pd->nonce));
+    json_object_set_new(o, "v", json_string(pd->code_verifier));
+    json_object_set_new(o, "u", json_string(return_url));
+    json_object_set_new(o, "t", json_integer((json_int_t)apr_time_sec(pd->created)));
+    return rts_json_dump(ctx->pool, o, plen);
+}
+
+/* Parses an opened plaintext into a pending login of state; checks its age. RTS_EBADTOKEN when
+ * malformed, APR_ENOENT when too old. */
+static apr_status_t pending_parse(rts_ctx_t *ctx, const char *state, const char *plain,
+                                  apr_size_t plain_len, rts_pending_t **ppending)
+{
+    json_t *o;
+    rts_pending_t *pd;
+    apr_int64_t t;
+
+    if (rts_json_parse_object(ctx->pool, plain, plain_len, PENDING_MAX_PLAIN, &o) != APR_SUCCESS
+        || !rts_json_str(o, "n") || !rts_json_str(o, "v") || !rts_json_str(o, "u")
+        || rts_json_int(o, "t", &t) != APR_SUCCESS) {
+        return RTS_EBADTOKEN;
+    }
+    pd = apr_pcalloc(ctx->pool, sizeof(*pd));
+    pd->state = state;
+    pd->nonce = rts_json_str(o, "n");
+    pd->code_verifier = rts_json_str(o, "v");
+    pd->return_url = rts_json_str(o, "u");
+    pd->created = apr_time_from_sec(t);
+    /* the store expiry (and the cookie's Max-Age) are coarse or up to the browser: enforce the
+     * lifetime here as well */
+    if (rts_now(ctx) - pd->created > ctx->cfg->pending_ttl + apr_time_from_sec(1)) {
+        return APR_ENOENT;
+    }
+    *ppending = pd;
+    return APR_SUCCESS;
+}
+
+apr_status_t rts_authreq_cookie_value(rts_ctx_t *ctx, const rts_pending_t *pd,
+                                      const char **pvalue)
+{
+    const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, 0, rts_secret_t);
+    const char *return_url = pd->return_url, *plain, *sealed, *value;
+    apr_size_t plain_len, sealed_len;
+    apr_status_t rv;
+    int attempt;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        plain = pending_plain(ctx, pd, return_url, &plain_len);
+        if (!plain) {
+            return APR_ENOMEM;
+        }
+        rv = rts_record_seal(ctx->pool, secret, pd->state, PENDING_COOKIE_SEAL_INFO,
+                             PENDING_COOKIE_AD, plain, plain_len, &sealed, &sealed_len);
+        if (rv != APR_SUCCESS) {
+            return rv;
+        }
+        value = apr_pstrcat(ctx->pool, pd->state, ".",
+                            rts_b64url_encode(ctx->pool, (const unsigned char *)sealed,
+                                              sealed_len), NULL);
+        if (strlen(value) <= RTS_AUTHREQ_COOKIE_MAX) {
+            *pvalue = value;
+            return APR_SUCCESS;
+        }
+        return_url = "/";   /* a long return URL full of escapes: bound the cookie */
+    }
+    return RTS_ETOOLARGE;
+}
+
+int rts_authreq_cookie_sealed(const char *value)
+{
+    return value && strchr(value, '.') != NULL;
+}
+
+apr_status_t rts_authreq_cookie_open(rts_ctx_t *ctx, const char *value, const char *state,
+                                     rts_pending_t **ppending)
+{
+    const char *dot = value ? strchr(value, '.') : NULL;
+    const char *cookie_state, *blob, *plain;
+    unsigned char *sealed;
+    apr_size_t sealed_len, plain_len;
+    int i;
+
+    if (!dot || !state || strlen(value) > RTS_AUTHREQ_COOKIE_MAX) {
+        return RTS_EBADTOKEN;
+    }
+    cookie_state = apr_pstrmemdup(ctx->pool, value, (apr_size_t)(dot - value));
+    if (!rts_authreq_value_ok(cookie_state) || !rts_ct_streq(state, cookie_state)) {
+        return RTS_ESTATE;
+    }
+    blob = dot + 1;
+    if (rts_b64url_decode(ctx->pool, blob, strlen(blob), &sealed, &sealed_len) != APR_SUCCESS) {
+        return RTS_EBADTOKEN;
+    }
+    for (i = 0; i < ctx->cfg->secrets->nelts; i++) {
+        const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, i, rts_secret_t);
+
+        if (rts_record_open(ctx->pool, secret, state, PENDING_COOKIE_SEAL_INFO,
+                            PENDING_COOKIE_AD, (const char *)sealed, sealed_len, &plain,
+                            &plain_len) == APR_SUCCESS) {
+            return pending_parse(ctx, state, plain, plain_len, ppending);
+        }
+    }
+    return RTS_EBADTOKEN;
+}
+
+static const char *consumed_key(rts_ctx_t *ctx, const char *state)
+{
+    const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, 0, rts_secret_t);
+
+    return rts_record_key(ctx->pool, secret, PENDING_KEY_PREFIX,
+                          apr_pstrcat(ctx->pool, "c:", state, NULL));
+}
+
+apr_status_t rts_authreq_consumed(rts_ctx_t *ctx, const char *state)
+{
+    const char *val;
+    apr_size_t len;
+    apr_status_t rv = ctx->store->get(ctx->store, ctx->pool, NULL, consumed_key(ctx, state),
+                                      &val, &len, NULL);
+
+    return rv == APR_SUCCESS ? APR_EEXIST : rv == APR_ENOENT ? APR_SUCCESS : rv;
+}
+
+apr_status_t rts_authreq_consume(rts_ctx_t *ctx, const char *state)
+{
+    /* as long as the cookie may be presented: pending_ttl, plus the second of slack above */
+    apr_uint32_t ttl = (apr_uint32_t)apr_time_sec(ctx->cfg->pending_ttl) + 2;
+
+    return ctx->store->add(ctx->store, NULL, consumed_key(ctx, state), "1", 1, ttl);
+}
+
 apr_status_t rts_authreq_save(rts_ctx_t *ctx, const rts_pending_t *pd)
 {
     const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, 0, rts_secret_t);
     const char *key = pending_key(ctx->pool, secret, pd->state);
-    json_t *o = rts_json_pool_own(ctx->pool, json_object());
     const char *sealed;
     apr_size_t plain_len, sealed_len;
     const char *plain;
     apr_uint32_t ttl = (apr_uint32_t)apr_time_sec(ctx->cfg->pending_ttl);
     apr_status_t rv;
 
-    json_object_set_new(o, "n", json_string(pd->nonce));
-    json_object_set_new(o, "v", json_string(pd->code_verifier));
-    json_object_set_new(o, "u", json_string(pd->return_url));
-    json_object_set_new(o, "t", json_integer((json_int_t)apr_time_sec(pd->created)));
-    plain = rts_json_dump(ctx->pool, o, &plain_len);
+    plain = pending_plain(ctx, pd, pd->return_url, &plain_len);
     if (!key || !plain) {
         return APR_ENOMEM;
     }
@@ -93,9 +227,6 @@ apr_status_t rts_authreq_take(rts_ctx_t *ctx, const char *state, rts_pending_t *
         const char *plain;
         apr_size_t len, plain_len;
         const char *val;
-        json_t *o;
-        rts_pending_t *pd;
-        apr_int64_t t;
         apr_status_t rv;
 
         rv = ctx->store->get(ctx->store, ctx->pool, NULL, key, &val, &len, NULL);
@@ -112,25 +243,10 @@ apr_status_t rts_authreq_take(rts_ctx_t *ctx, const char *state, rts_pending_t *
         }
         rv = rts_record_open(ctx->pool, secret, state, PENDING_SEAL_INFO, key, val, len,
                              &plain, &plain_len);
-        if (rv != APR_SUCCESS
-            || rts_json_parse_object(ctx->pool, plain, plain_len, PENDING_MAX_PLAIN, &o)
-               != APR_SUCCESS
-            || !rts_json_str(o, "n") || !rts_json_str(o, "v") || !rts_json_str(o, "u")
-            || rts_json_int(o, "t", &t) != APR_SUCCESS) {
+        if (rv != APR_SUCCESS) {
             return RTS_EBADTOKEN;
         }
-        pd = apr_pcalloc(ctx->pool, sizeof(*pd));
-        pd->state = state;
-        pd->nonce = rts_json_str(o, "n");
-        pd->code_verifier = rts_json_str(o, "v");
-        pd->return_url = rts_json_str(o, "u");
-        pd->created = apr_time_from_sec(t);
-        /* the store expiry is coarse (seconds); enforce the lifetime here as well */
-        if (rts_now(ctx) - pd->created > ctx->cfg->pending_ttl + apr_time_from_sec(1)) {
-            return APR_ENOENT;
-        }
-        *ppending = pd;
-        return APR_SUCCESS;
+        return pending_parse(ctx, state, plain, plain_len, ppending);
     }
     return APR_ENOENT;
 }

@@ -108,7 +108,7 @@ static apr_status_t start_login(rts_ctx_t *ctx, const rts_req_t *req, rts_outcom
 {
     const rts_provider_meta_t *meta;
     rts_pending_t *pending;
-    const char *return_url = rts_return_url_ok(req->uri) ? req->uri : "/";
+    const char *return_url = rts_return_url_ok(req->uri) ? req->uri : "/", *cookie;
     apr_status_t rv;
 
     if (!req->navigation) {
@@ -122,17 +122,19 @@ static apr_status_t start_login(rts_ctx_t *ctx, const rts_req_t *req, rts_outcom
         return out_error(ctx, out, 502, "provider_unavailable",
                          "the identity provider could not be reached");
     }
+    /* the pending login lives in a sealed cookie: an anonymous navigation writes nothing to
+     * the store, so a flood of them cannot evict sessions (docs/design.md, "Pending logins") */
     rv = rts_authreq_new(ctx->pool, return_url, rts_now(ctx), &pending);
     if (rv == APR_SUCCESS) {
-        rv = rts_authreq_save(ctx, pending);
+        rv = rts_authreq_cookie_value(ctx, pending, &cookie);
     }
     if (rv != APR_SUCCESS) {
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
-                       RTS_LOGNO(10001) "could not store a pending login");
-        rts_metric_login_failed(ctx, "store_unavailable");
-        return out_error(ctx, out, 503, "store_unavailable", "the session store is unavailable");
+                       RTS_LOGNO(10001) "could not seal a pending login");
+        rts_metric_login_failed(ctx, "other");
+        return out_error(ctx, out, 500, "internal", "the login could not be started");
     }
-    add_cookie(ctx, out, rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), pending->state,
+    add_cookie(ctx, out, rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), cookie,
                req->secure, apr_time_sec(ctx->cfg->pending_ttl));
     out->kind = RTS_OUT_REDIRECT;
     out->http_status = 302;
@@ -353,6 +355,7 @@ apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome
     json_t *claims;
     apr_time_t started;
     apr_status_t rv;
+    int sealed;
 
     out_init(ctx, out);
     if (rts_form_parse(ctx->pool, req->query ? req->query : "", &params) != APR_SUCCESS) {
@@ -367,13 +370,40 @@ apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome
                    rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), &cookie_state);
 
     /* The state must be ours, in this browser: the URL and the cookie agree. */
-    if (!state || !cookie_state || !rts_authreq_value_ok(state)
-        || !rts_ct_streq(state, cookie_state)) {
+    if (!state || !cookie_state || !rts_authreq_value_ok(state)) {
         return callback_error(ctx, req, out, 400, "invalid_state",
                               "this login response does not belong to a login started in this "
                               "browser (missing or mismatched state); please start again", 0);
     }
-    rv = rts_authreq_take(ctx, state, &pending);
+    sealed = rts_authreq_cookie_sealed(cookie_state);
+    if (sealed) {
+        rv = rts_authreq_cookie_open(ctx, cookie_state, state, &pending);
+        if (rv == RTS_ESTATE) {
+            return callback_error(ctx, req, out, 400, "invalid_state",
+                                  "this login response does not belong to a login started in "
+                                  "this browser (missing or mismatched state); please start "
+                                  "again", 0);
+        }
+        if (rv == APR_SUCCESS) {
+            rv = rts_authreq_consumed(ctx, state);
+        }
+        if (rv == APR_EEXIST) {
+            rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,
+                           RTS_LOGNO(10520) "login callback of state %s presented again after "
+                           "it completed (replay or a reload); refused",
+                           rts_log_fingerprint(ctx->pool, state));
+            rv = APR_ENOENT;
+        }
+    }
+    else if (!rts_ct_streq(state, cookie_state)) {
+        return callback_error(ctx, req, out, 400, "invalid_state",
+                              "this login response does not belong to a login started in this "
+                              "browser (missing or mismatched state); please start again", 0);
+    }
+    else {
+        /* a pending login started before the upgrade: its record is in the store */
+        rv = rts_authreq_take(ctx, state, &pending);
+    }
     if (rv == APR_ENOENT || rv == RTS_EBADTOKEN) {
         return callback_error(ctx, req, out, 400, "invalid_state",
                               "this login has expired or was already completed; please start "
@@ -428,6 +458,22 @@ apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome
         return callback_error(ctx, req, out, rv == RTS_EBADTOKEN || rv == RTS_ENOKEY ? 403 : 502,
                               "invalid_id_token", "the identity provider's ID token was rejected",
                               1);
+    }
+    /* single use, written only now: a write needs a login the provider completed, so no
+     * anonymous flood reaches the store; two concurrent callbacks of one state (which the
+     * provider's single-use code should already stop) make one session */
+    if (sealed && (rv = rts_authreq_consume(ctx, state)) != APR_SUCCESS) {
+        if (rv == APR_EEXIST) {
+            rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,
+                           RTS_LOGNO(10520) "login callback of state %s completed twice at once "
+                           "(replay or a reload); the second is refused",
+                           rts_log_fingerprint(ctx->pool, state));
+            return callback_error(ctx, req, out, 400, "invalid_state",
+                                  "this login was already completed; please start again", 1);
+        }
+        out->result.status = rv;
+        return callback_error(ctx, req, out, 503, "store_unavailable",
+                              "the session store is unavailable", 1);
     }
     return create_session(ctx, req, out, tokens, claims,
                           rts_return_url_ok(pending->return_url) ? pending->return_url : "/",

@@ -9,6 +9,8 @@
 #include "rts_flow.h"
 #include "rts_session.h"
 #include "rts_util.h"
+#include "rts_record.h"
+#include "rts_backchannel.h"
 
 static test_env_t *env;
 static test_key_t *key;
@@ -51,18 +53,41 @@ static const char *id_token(const char *nonce, const char *sub)
         sub, nonce, now, now + 300));
 }
 
-/* Starts a login and returns the pending login as the store holds it. */
-static rts_outcome_t *login_started(const char *uri, const char **pstate)
+/* The last login started: its state (as sent to the provider) and its pending-login cookie. */
+static const char *last_state, *last_cookie;
+
+/* A query parameter of an outcome's Location. */
+static const char *location_param(const rts_outcome_t *out, const char *name)
+{
+    apr_table_t *q;
+
+    ck_assert_int_eq(rts_form_parse(rts_test_pool, strchr(out->location, '?') + 1, &q),
+                     APR_SUCCESS);
+    return apr_table_get(q, name);
+}
+
+/* Starts a login (discovery cached already unless fetch); *pstate is its state. */
+static rts_outcome_t *login_started_fetch(const char *uri, const char **pstate, int fetch)
 {
     rts_outcome_t *out = apr_pcalloc(rts_test_pool, sizeof(*out));
 
-    test_env_push_discovery(env);
+    if (fetch) {
+        test_env_push_discovery(env);
+    }
     ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request(uri, NULL, 1), out),
                      APR_SUCCESS);
     ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
-    *pstate = set_cookie(out, "__Host-rtsession_login");
+    last_cookie = set_cookie(out, "__Host-rtsession_login");
+    ck_assert_ptr_nonnull(last_cookie);
+    *pstate = last_state = location_param(out, "state");
     ck_assert_ptr_nonnull(*pstate);
     return out;
+}
+
+/* Starts the first login of a test (discovery fetched). */
+static rts_outcome_t *login_started(const char *uri, const char **pstate)
+{
+    return login_started_fetch(uri, pstate, 1);
 }
 
 /* Peeks at the nonce the module sent to the provider. */
@@ -75,12 +100,18 @@ static const char *nonce_of(const rts_outcome_t *started)
     return apr_table_get(q, "nonce");
 }
 
+/* The callback with the pending-login cookie of state_cookie (the browser's cookie when it is
+ * the state of the last login started, else that value itself). */
 static rts_outcome_t *callback(const char *query, const char *state_cookie)
 {
     rts_outcome_t *out = apr_pcalloc(rts_test_pool, sizeof(*out));
-    const char *cookie = state_cookie
-        ? apr_pstrcat(rts_test_pool, "__Host-rtsession_login=", state_cookie, NULL) : NULL;
+    const char *cookie;
 
+    if (state_cookie && last_state && !strcmp(state_cookie, last_state)) {
+        state_cookie = last_cookie;
+    }
+    cookie = state_cookie
+        ? apr_pstrcat(rts_test_pool, "__Host-rtsession_login=", state_cookie, NULL) : NULL;
     ck_assert_int_eq(rts_flow_callback(test_env_ctx(env),
                                        request(apr_pstrcat(rts_test_pool, "/rtsession/callback?",
                                                            query, NULL), cookie, 1), out),
@@ -128,7 +159,8 @@ START_TEST(test_flow_no_session_navigation_redirects)
     ck_assert_ptr_nonnull(strstr(out->location, apr_pstrcat(rts_test_pool, "state=", state, NULL)));
     ck_assert_ptr_nonnull(strstr(out->location,
         "redirect_uri=https%3A%2F%2Frp.example.test%2Frtsession%2Fcallback"));
-    ck_assert_uint_eq(fake_store_size(env->fs), 1);
+    /* the pending login is in the browser's cookie: nothing in the store */
+    ck_assert_uint_eq(fake_store_size(env->fs), 0);
 }
 END_TEST
 
@@ -157,8 +189,8 @@ START_TEST(test_flow_login_creates_session)
     ck_assert_str_eq(s->sub, "alice");
     ck_assert_str_eq(s->refresh_token, "RT1");
     ck_assert_int_eq(s->gen, 1);
-    /* the pending login is gone, only the session remains */
-    ck_assert_uint_eq(fake_store_size(env->fs), 1);
+    /* the session, and the small marker that makes the callback single use */
+    ck_assert_uint_eq(fake_store_size(env->fs), 2);
 }
 END_TEST
 
@@ -197,8 +229,9 @@ START_TEST(test_flow_claims_memoized_per_id_token)
     started = apr_pcalloc(rts_test_pool, sizeof(*started));
     ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app/", NULL, 1), started),
                      APR_SUCCESS);
-    state = set_cookie(started, "__Host-rtsession_login");
-    ck_assert_ptr_nonnull(state);
+    last_cookie = set_cookie(started, "__Host-rtsession_login");
+    ck_assert_ptr_nonnull(last_cookie);
+    state = last_state = location_param(started, "state");
     push_token_response(nonce_of(started));
     second = set_cookie(callback(apr_pstrcat(rts_test_pool, "code=def&state=", state, NULL), state),
                         "__Host-rtsession");
@@ -369,6 +402,197 @@ START_TEST(test_flow_unsafe_return_url_becomes_root)
 }
 END_TEST
 
+/* Item 8: anonymous navigations keep their pending login in the browser: a flood of them
+ * writes nothing to the store (before: one item each, evicting real sessions). */
+START_TEST(test_flow_anonymous_navigations_write_nothing)
+{
+    int i;
+
+    test_env_push_discovery(env);
+    fake_store_reset_counts(env->fs);
+    for (i = 0; i < 200; i++) {
+        rts_outcome_t out;
+
+        ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env),
+                                               request(apr_psprintf(rts_test_pool, "/app/%d", i),
+                                                       NULL, 1), &out), APR_SUCCESS);
+        ck_assert_int_eq(out.kind, RTS_OUT_REDIRECT);
+    }
+    ck_assert_uint_eq(fake_store_count(env->fs, FAKE_STORE_OP_ANY), 0);
+    ck_assert_uint_eq(fake_store_size(env->fs), 0);
+}
+END_TEST
+
+/* Item 8: a replayed callback (same state, cookie and code) after the login completed is
+ * refused before the code is presented again. */
+START_TEST(test_flow_callback_replay_never_redeems_twice)
+{
+    const char *state;
+    rts_outcome_t *started = login_started("/app", &state);
+    rts_outcome_t *out;
+    const char *q;
+    unsigned calls;
+
+    push_tokens(nonce_of(started));
+    q = apr_pstrcat(rts_test_pool, "code=c&state=", state, NULL);
+    ck_assert_int_eq(callback(q, state)->kind, RTS_OUT_REDIRECT);
+    calls = fake_http_count(env->fh);
+    out = callback(q, state);
+    ck_assert_int_eq(out->kind, RTS_OUT_ERROR);
+    ck_assert_int_eq(out->http_status, 400);
+    ck_assert_str_eq(out->result.error, "invalid_state");
+    ck_assert_uint_eq(fake_http_count(env->fh), calls);
+}
+END_TEST
+
+static void mark_consumed_hook(fake_store_t *fs, fake_store_op_t op, const char *item, void *baton)
+{
+    if (op == FAKE_STORE_OP_ADD && !strcmp(item, (const char *)baton)) {
+        fake_store_put(fs, item, "1", 1, 60);   /* another callback of this state won */
+    }
+}
+
+/* Item 8: two callbacks of one state at once: the one that records the state second makes no
+ * session. */
+START_TEST(test_flow_concurrent_callbacks_one_session)
+{
+    const char *state, *marker;
+    rts_outcome_t *started = login_started("/app", &state);
+    rts_outcome_t *out;
+
+    marker = rts_record_key(rts_test_pool, &APR_ARRAY_IDX(env->cfg->secrets, 0, rts_secret_t),
+                            "rts:p:", apr_pstrcat(rts_test_pool, "c:", state, NULL));
+    push_tokens(nonce_of(started));
+    fake_store_set_hook(env->fs, mark_consumed_hook, (void *)marker);
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state, NULL), state);
+    fake_store_set_hook(env->fs, NULL, NULL);
+    ck_assert_int_eq(out->kind, RTS_OUT_ERROR);
+    ck_assert_int_eq(out->http_status, 400);
+    ck_assert_ptr_null(set_cookie(out, "__Host-rtsession"));
+    ck_assert_uint_eq(fake_store_size(env->fs), 1);   /* the marker only: no session */
+}
+END_TEST
+
+/* Item 8: the sealed pending login binds to its state and the module secret: another login's
+ * cookie, an altered cookie, an expired one are refused without redeeming the code. */
+START_TEST(test_flow_pending_cookie_tampering_refused)
+{
+    const char *state_a, *cookie_a, *state_b, *cookie_b, *bad;
+    rts_outcome_t *out;
+    char *flip;
+
+    login_started("/a", &state_a);
+    cookie_a = last_cookie;
+    login_started_fetch("/b", &state_b, 0);
+    cookie_b = last_cookie;
+    /* B's cookie with A's state in the URL */
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state_a, NULL), cookie_b);
+    ck_assert_int_eq(out->http_status, 400);
+    /* A's state glued to B's sealed login */
+    bad = apr_pstrcat(rts_test_pool, state_a, strchr(cookie_b, '.'), NULL);
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state_a, NULL), bad);
+    ck_assert_int_eq(out->http_status, 400);
+    /* one character of the sealed part changed */
+    flip = apr_pstrdup(rts_test_pool, cookie_a);
+    flip[strlen(flip) - 5] = flip[strlen(flip) - 5] == 'A' ? 'B' : 'A';
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state_a, NULL), flip);
+    ck_assert_int_eq(out->http_status, 400);
+    /* too old */
+    env->now += env->cfg->pending_ttl + apr_time_from_sec(2);
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state_a, NULL), cookie_a);
+    ck_assert_int_eq(out->http_status, 400);
+    ck_assert_str_eq(out->result.error, "invalid_state");
+    ck_assert_uint_eq(fake_http_count(env->fh), 1);   /* discovery only: no code redeemed */
+    ck_assert_uint_eq(fake_store_size(env->fs), 0);
+}
+END_TEST
+
+/* Item 8: the cookie stays bounded whatever the return URL (JSON escapes included). */
+START_TEST(test_flow_pending_cookie_bounded)
+{
+    char url[RTS_RETURN_URL_MAX + 1];
+    const char *state;
+    rts_outcome_t *out;
+
+    memset(url, '"', sizeof(url) - 1);
+    url[0] = '/';
+    url[sizeof(url) - 1] = '\0';
+    ck_assert(rts_return_url_ok(url));
+    out = login_started(url, &state);
+    ck_assert_uint_le(strlen(last_cookie), RTS_AUTHREQ_COOKIE_MAX);
+    ck_assert_uint_le(strlen(APR_ARRAY_IDX(out->set_cookies, 0, const char *)), 3400);
+    /* an ordinary long URL is kept */
+    memset(url, 'a', sizeof(url) - 1);
+    url[0] = '/';
+    push_token_response(nonce_of(login_started_fetch(url, &state, 0)));
+    fake_http_push(env->fh, 200, test_jwks_json(rts_test_pool, (const test_key_t **)&key, 1),
+                   NULL);
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state, NULL), state);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(out->location, url);
+}
+END_TEST
+
+/* Item 8, upgrade: a login started before it (bare state cookie, record in the store)
+ * completes, once. */
+START_TEST(test_flow_pending_login_of_earlier_version_completes)
+{
+    rts_pending_t *pending;
+    rts_outcome_t *out;
+    const char *q;
+
+    test_env_push_discovery(env);
+    ck_assert_int_eq(rts_authreq_new(rts_test_pool, "/old", env->now, &pending), APR_SUCCESS);
+    ck_assert_int_eq(rts_authreq_save(test_env_ctx(env), pending), APR_SUCCESS);
+    push_tokens(pending->nonce);
+    q = apr_pstrcat(rts_test_pool, "code=c&state=", pending->state, NULL);
+    out = callback(q, pending->state);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(out->location, "/old");
+    out = callback(q, pending->state);
+    ck_assert_int_eq(out->http_status, 400);
+}
+END_TEST
+
+/* Item 7: a login whose callback completes after a back-channel logout of its user (the login
+ * began before the logout) creates no session; the next login does. */
+START_TEST(test_flow_late_callback_after_backchannel_logout_refused)
+{
+    const test_key_t *keys[1];
+    const char *state, *body;
+    rts_outcome_t *started, *out;
+    rts_result_t res;
+    int ended;
+
+    env->cfg->backchannel_path = "/rtsession/backchannel";
+    keys[0] = key;
+    started = login_started("/app", &state);
+    env->now += apr_time_from_sec(2);
+    fake_http_push(env->fh, 200, test_jwks_json(rts_test_pool, keys, 1), NULL);
+    body = apr_pstrcat(rts_test_pool, "logout_token=", rts_url_encode(rts_test_pool,
+                       test_jws_sign(rts_test_pool, key, NULL, apr_psprintf(rts_test_pool,
+                       "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"iat\":%ld,"
+                       "\"jti\":\"j1\",\"sub\":\"alice\",\"events\":{\"" RTS_BACKCHANNEL_EVENT
+                       "\":{}}}", (long)apr_time_sec(env->now)))), NULL);
+    rts_result_reset(&res);
+    ck_assert_int_eq(rts_backchannel_handle(test_env_ctx(env), body, strlen(body), &ended, &res),
+                     APR_SUCCESS);
+    env->now += apr_time_from_sec(2);
+    push_token_response(nonce_of(started));
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state, NULL), state);
+    ck_assert_int_eq(out->kind, RTS_OUT_ERROR);
+    ck_assert_str_eq(out->result.error, "logged_out");
+    ck_assert_ptr_null(set_cookie(out, "__Host-rtsession"));
+    /* the next login, begun after the logout, works */
+    env->now += apr_time_from_sec(2);
+    started = login_started_fetch("/app", &state, 0);
+    push_token_response(nonce_of(started));
+    out = callback(apr_pstrcat(rts_test_pool, "code=d&state=", state, NULL), state);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_ptr_nonnull(set_cookie(out, "__Host-rtsession"));
+}
+END_TEST
+
 START_TEST(test_flow_callback_path)
 {
     ck_assert_str_eq(rts_flow_callback_path(rts_test_pool, env->cfg), "/rtsession/callback");
@@ -401,6 +625,13 @@ Suite *rts_suite_flow(void)
     tcase_add_test(tc, test_flow_callback_token_error);
     tcase_add_test(tc, test_flow_unsafe_return_url_becomes_root);
     tcase_add_test(tc, test_flow_callback_path);
+    tcase_add_test(tc, test_flow_anonymous_navigations_write_nothing);
+    tcase_add_test(tc, test_flow_callback_replay_never_redeems_twice);
+    tcase_add_test(tc, test_flow_concurrent_callbacks_one_session);
+    tcase_add_test(tc, test_flow_pending_cookie_tampering_refused);
+    tcase_add_test(tc, test_flow_pending_cookie_bounded);
+    tcase_add_test(tc, test_flow_pending_login_of_earlier_version_completes);
+    tcase_add_test(tc, test_flow_late_callback_after_backchannel_logout_refused);
     suite_add_tcase(s, tc);
     return s;
 }

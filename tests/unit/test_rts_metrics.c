@@ -191,6 +191,7 @@ START_TEST(test_metrics_login_started_completed_failed)
                      APR_SUCCESS);
     nonce = apr_table_get(q, "nonce");
     cookie = apr_pstrcat(rts_test_pool, "__Host-rtsession_login=", state, NULL);
+    state = apr_table_get(q, "state");   /* the cookie is the state and its sealed login */
     callback = apr_pstrcat(rts_test_pool, "/rtsession/callback?code=abc&state=", state, NULL);
 
     /* a callback whose state is not this browser's */
