@@ -91,20 +91,13 @@ static const char *index_dump(apr_pool_t *p, const index_t *ix, apr_size_t *plen
     return rts_json_dump(p, o, plen);
 }
 
-/* Whether a logout recorded in the item forbids a session of that sid/sub: any logout of a sid
- * (the provider session is over); for a sub, a logout after the session's authentication
- * (auth_time vs the token's iat, both provider clock) or after its login began (our clock). */
-static int index_forbids(const index_t *ix, const char *kind, apr_int64_t auth_time,
-                         apr_time_t login_started)
+/* Whether a logout recorded in the item forbids a session of that sid/sub: one whose login
+ * began (our clock) no later than the logout was processed. A login begun after it goes on,
+ * even in a provider session that kept its sid or its old auth_time (a provider that sends a
+ * logout and keeps its own session): refusing those would refuse every login to come. */
+static int index_forbids(const index_t *ix, apr_time_t login_started)
 {
-    if (!ix->logout_iat && !ix->logout_at) {
-        return 0;
-    }
-    if (!strcmp(kind, "sid")) {
-        return 1;
-    }
-    return (auth_time > 0 && auth_time <= ix->logout_iat)
-           || apr_time_sec(login_started) <= ix->logout_at;
+    return (ix->logout_iat || ix->logout_at) && apr_time_sec(login_started) <= ix->logout_at;
 }
 
 /* Writes ix over the version read (cas), or creates it (add) when there was none.
@@ -136,7 +129,7 @@ static int index_find(const index_t *ix, const char *store_key)
 
 /* Adds store_key to one index item by compare-and-swap (add when absent). *pdropped: the key
  * that fell out of a full item (NULL if none); the caller ends that session. */
-static apr_status_t index_append(rts_ctx_t *ctx, const char *kind, const char *key,
+static apr_status_t index_append(rts_ctx_t *ctx, const char *key,
                                  const char *store_key, apr_int64_t auth_time,
                                  apr_time_t login_started, const char **pdropped)
 {
@@ -154,7 +147,7 @@ static apr_status_t index_append(rts_ctx_t *ctx, const char *kind, const char *k
             return rv;
         }
         index_parse(ctx->pool, rv == APR_SUCCESS ? val : NULL, len, &ix);
-        if (index_forbids(&ix, kind, auth_time, login_started)) {
+        if (index_forbids(&ix, login_started)) {
             return RTS_BACKCHANNEL_LOGGED_OUT;
         }
         if (index_find(&ix, store_key) >= 0) {
@@ -219,8 +212,7 @@ apr_status_t rts_backchannel_index_add(rts_ctx_t *ctx, const rts_session_t *s,
         if (!values[i]) {
             continue;
         }
-        rv = index_append(ctx, kinds[i], index_key(ctx->pool, secret, kinds[i], cfg->issuer,
-                                                   values[i]),
+        rv = index_append(ctx, index_key(ctx->pool, secret, kinds[i], cfg->issuer, values[i]),
                           s->store_key, auth_time, login_started, &dropped);
         if (rv == APR_SUCCESS) {
             end_dropped(ctx, s, kinds[i], dropped);
@@ -268,7 +260,7 @@ apr_status_t rts_backchannel_session_check(rts_ctx_t *ctx, const rts_session_t *
             return rv;
         }
         index_parse(ctx->pool, rv == APR_SUCCESS ? val : NULL, len, &ix);
-        if (index_forbids(&ix, kinds[i], 0, s->created)) {
+        if (index_forbids(&ix, s->created)) {
             rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_INFO, 0,
                            RTS_LOGNO(10516) "session %s ended: its %s was logged out by "
                            "back-channel logout, which it had escaped (index evicted or "
@@ -281,7 +273,7 @@ apr_status_t rts_backchannel_session_check(rts_ctx_t *ctx, const rts_session_t *
             continue;
         }
         /* memcached evicted the item (or this session fell out of a full one): put it back */
-        rv = index_append(ctx, kinds[i], key, s->store_key, 0, s->created, &dropped);
+        rv = index_append(ctx, key, s->store_key, 0, s->created, &dropped);
         if (rv == RTS_BACKCHANNEL_LOGGED_OUT) {
             return rv;
         }

@@ -7,8 +7,8 @@
  * per (iss, sub): key "rts:b:" + b64url(HMAC(K_id, kind ":" iss "\n" value)), value JSON
  * {"k": [store keys], "a": [their auth times], "x": logout iat, "t": logout time}. Every change
  * is a compare-and-swap (or an add when absent), so no concurrent login or logout is lost. A
- * logout empties the item and leaves "x"/"t" in it (a tombstone): a login of that sid, or of
- * that sub authenticated before the logout, whose callback completes later is refused. Items
+ * logout empties the item and leaves "x"/"t" in it (a tombstone): a login of that sid or sub
+ * that began before the logout and whose callback completes after it is refused. Items
  * expire with the longest session (RTSessionMaxLifetime). An item holds at most
  * RTS_BACKCHANNEL_INDEX_MAX sessions: the login that would add one more ends the oldest.
  * Store keys are HMACs: the index yields no cookie and no token, and the item names no user. */
@@ -24,13 +24,14 @@
 #define RTS_BACKCHANNEL_INDEX_MAX 64
 #define RTS_LOGOUT_TOKEN_MAX (16 * 1024)
 
-/* Status of the index functions: the session's sid (or sub, for a session authenticated before
- * that logout) was logged out by the provider; the session must not live. */
+/* Status of the index functions: the session's sid or sub was logged out by the provider after
+ * its login began; the session must not live. */
 #define RTS_BACKCHANNEL_LOGGED_OUT APR_EACCES
 
 /* Adds a new session to the (iss, sid) and (iss, sub) indexes. auth_time: the ID token's
- * auth_time (else its iat), provider clock, seconds; login_started: when this login began
- * (pending login), our clock. RTS_BACKCHANNEL_LOGGED_OUT when a back-channel logout came
+ * auth_time (else its iat), provider clock, seconds (a sub logout spares sessions authenticated
+ * after its iat, so a delayed duplicate cannot end a later login); login_started: when this
+ * login began (pending login), our clock. RTS_BACKCHANNEL_LOGGED_OUT when a back-channel logout came
  * first (see above); a store failure as returned. Either way the caller must not let the
  * session live (it is unreachable by a later logout otherwise). Sessions that fall out of a
  * full index are deleted here (logged, counted). */

@@ -761,8 +761,8 @@ START_TEST(test_backchannel_concurrent_appends_keep_both)
 }
 END_TEST
 
-/* Item 7: a login whose callback completes after a logout of its sid creates no session; a
- * login of the same user in another provider session does. */
+/* Item 7: a login begun before a logout of its sid, whose callback completes after it, creates
+ * no session; a login in another provider session, or begun after the logout, does. */
 START_TEST(test_backchannel_late_callback_of_logged_out_sid_refused)
 {
     rts_session_t *late, *other;
@@ -778,11 +778,15 @@ START_TEST(test_backchannel_late_callback_of_logged_out_sid_refused)
                      RTS_BACKCHANNEL_LOGGED_OUT);
     ck_assert_int_eq(late_session("alice", "sid-2", apr_time_sec(env->now),
                                   env->now, &other), APR_SUCCESS);
+    /* a login begun after the logout, in a provider session that kept its sid, goes on (no
+     * login refused for good) */
+    ck_assert_int_eq(late_session("alice", "sid-1", apr_time_sec(env->now), env->now, &other),
+                     APR_SUCCESS);
 }
 END_TEST
 
-/* Item 7: a sub logout refuses a late callback of a login authenticated before it, spares a
- * login authenticated after it, also when the same token is delivered again. */
+/* Item 7: a sub logout refuses a late callback of a login begun before it, spares a login
+ * begun and authenticated after it, also when the logout is delivered again. */
 START_TEST(test_backchannel_sub_logout_late_and_later_logins)
 {
     rts_session_t *before = indexed_session("alice", NULL), *late, *later;
