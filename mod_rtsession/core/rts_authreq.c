@@ -69,6 +69,9 @@ static const char *pending_plain(rts_ctx_t *ctx, const rts_pending_t *pd, const 
     json_object_set_new(o, "v", json_string(pd->code_verifier));
     json_object_set_new(o, "u", json_string(return_url));
     json_object_set_new(o, "t", json_integer((json_int_t)apr_time_sec(pd->created)));
+    /* the same instant in ms: a back-channel logout refuses logins begun before it, and one
+     * begun in the same second after it must go on */
+    json_object_set_new(o, "m", json_integer((json_int_t)apr_time_as_msec(pd->created)));
     return rts_json_dump(ctx->pool, o, plen);
 }
 
@@ -79,7 +82,7 @@ static apr_status_t pending_parse(rts_ctx_t *ctx, const char *state, const char 
 {
     json_t *o;
     rts_pending_t *pd;
-    apr_int64_t t;
+    apr_int64_t t, ms;
 
     if (rts_json_parse_object(ctx->pool, plain, plain_len, PENDING_MAX_PLAIN, &o) != APR_SUCCESS
         || !rts_json_str(o, "n") || !rts_json_str(o, "v") || !rts_json_str(o, "u")
@@ -92,6 +95,9 @@ static apr_status_t pending_parse(rts_ctx_t *ctx, const char *state, const char 
     pd->code_verifier = rts_json_str(o, "v");
     pd->return_url = rts_json_str(o, "u");
     pd->created = apr_time_from_sec(t);
+    if (rts_json_int(o, "m", &ms) == APR_SUCCESS && ms / 1000 == t) {
+        pd->created = apr_time_from_msec(ms);
+    }
     /* the store expiry (and the cookie's Max-Age) are coarse or up to the browser: enforce the
      * lifetime here as well */
     if (rts_now(ctx) - pd->created > ctx->cfg->pending_ttl + apr_time_from_sec(1)) {

@@ -28,7 +28,8 @@ typedef struct {
     json_t *keys;           /* store keys, oldest first */
     json_t *auth;           /* their auth times (provider clock, s), aligned with keys */
     apr_int64_t logout_iat; /* "x": iat of the latest logout of this sid/sub; 0: none */
-    apr_int64_t logout_at;  /* "t": when that logout was processed (our clock, s) */
+    apr_int64_t logout_at;  /* "t": when that logout was processed (our clock, ms: a login
+                             * begun in the same second after it must not be refused) */
 } index_t;
 
 static const char *index_key(apr_pool_t *p, const rts_secret_t *secret, const char *kind,
@@ -97,7 +98,7 @@ static const char *index_dump(apr_pool_t *p, const index_t *ix, apr_size_t *plen
  * logout and keeps its own session): refusing those would refuse every login to come. */
 static int index_forbids(const index_t *ix, apr_time_t login_started)
 {
-    return (ix->logout_iat || ix->logout_at) && apr_time_sec(login_started) <= ix->logout_at;
+    return (ix->logout_iat || ix->logout_at) && apr_time_as_msec(login_started) <= ix->logout_at;
 }
 
 /* Writes ix over the version read (cas), or creates it (add) when there was none.
@@ -450,7 +451,7 @@ static apr_status_t end_item(rts_ctx_t *ctx, const char *kind, const char *key, 
             }
         }
         after.logout_iat = iat > ix.logout_iat ? iat : ix.logout_iat;
-        after.logout_at = apr_time_sec(rts_now(ctx));
+        after.logout_at = apr_time_as_msec(rts_now(ctx));
         rv = index_write(ctx, key, &after, rv == APR_SUCCESS, cas);
         if (rv != APR_EEXIST && rv != APR_ENOENT) {
             return rv;

@@ -122,6 +122,7 @@ const COUNTER_NAMES = [
   'authorization_code_grant_errors', 'refresh_grant_errors', 'invalid_grant', 'refresh_token_reuse',
   'grants_revoked', 'token_requests', 'token_requests_refused', 'userinfo', 'userinfo_errors',
   'logins', 'login_failures', 'server_errors', 'revocations', 'revocations_ok', 'end_sessions',
+  'backchannel_logouts', 'backchannel_errors',
 ];
 let counters;
 function resetCounters() {
@@ -196,8 +197,8 @@ const provider = new Provider(issuer, {
     introspection: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
-    // with a client backchannel_logout_uri, ID tokens carry sid (tests sign logout tokens
-    // through /admin/sign-logout-token)
+    // with a client backchannel_logout_uri, ID tokens carry sid; the OP POSTs logout tokens
+    // there when its session ends (tests also sign their own through /admin/sign)
     backchannelLogout: { enabled: true },
     ...(accessTokenFormat === 'jwt' ? {
       resourceIndicators: {
@@ -220,6 +221,13 @@ const provider = new Provider(issuer, {
     },
   } : {}),
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  // Outgoing requests (back-channel logout deliveries) go to the test RP on loopback, which
+  // oidc-provider's SSRF guard refuses: drop its dispatcher. Test OP only. The RP's test CA is
+  // trusted through NODE_EXTRA_CA_CERTS (set by the harness).
+  fetch: (url, options) => {
+    const { dispatcher, ...rest } = options; // eslint-disable-line no-unused-vars
+    return fetch(url, rest);
+  },
   async findAccount(ctx, sub) {
     const user = USERS_BY_SUB[sub];
     if (!user) return undefined;
@@ -253,6 +261,15 @@ provider.on('grant.revoked', (ctx, grantId) => {
   log('grant.revoked', sha12(grantId));
 });
 provider.on('userinfo.error', () => { counters.userinfo_errors += 1; });
+// the OP's own back-channel logout deliveries (to the RP's backchannel_logout_uri)
+provider.on('backchannel.success', (ctx, client) => {
+  counters.backchannel_logouts += 1;
+  log('backchannel.success', client.clientId);
+});
+provider.on('backchannel.error', (ctx, err, client) => {
+  counters.backchannel_errors += 1;
+  log('backchannel.error', client.clientId, err.message, err.cause ? String(err.cause.code || err.cause.message || err.cause) : '');
+});
 provider.on('server_error', (ctx, err) => { counters.server_errors += 1; log('server_error', err); });
 
 // Token endpoint: count, log, and apply the fault settings. Runs before the route,

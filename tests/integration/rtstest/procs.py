@@ -152,9 +152,11 @@ class OP(_Proc):
             self._check_alive()
             return self.http.get(self.discovery_url, timeout=2).status_code == 200
         for attempt in range(1, attempts + 1):
+            # the OP delivers back-channel logout to the RP's https URL: trust the test CA
             self._spawn([*node_argv(), paths.OP_DIR / "op.mjs", self.config_path,
                          "--cert", self.pki.server_cert, "--key", self.pki.server_key],
-                        cwd=paths.OP_DIR)
+                        cwd=paths.OP_DIR,
+                        env={**os.environ, "NODE_EXTRA_CA_CERTS": str(self.pki.ca_cert)})
             try:
                 self._wait_or_stop(up, timeout, f"OP discovery at {self.discovery_url}",
                                    interval=0.2, before_stop=self._note_stuck)
