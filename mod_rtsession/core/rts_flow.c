@@ -130,7 +130,7 @@ static apr_status_t start_login(rts_ctx_t *ctx, const rts_req_t *req, rts_outcom
     }
     if (rv != APR_SUCCESS) {
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
-                       RTS_LOGNO(10001) "could not seal a pending login");
+                       RTS_LOGNO(10521) "could not seal a pending login into its cookie");
         rts_metric_login_failed(ctx, "other");
         return out_error(ctx, out, 500, "internal", "the login could not be started");
     }

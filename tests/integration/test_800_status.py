@@ -35,6 +35,9 @@ COUNTERS = [
     "rtsession_invalid_grant_total", "rtsession_sessions_ended_by_reuse_total",
     "rtsession_backchannel_logouts_total", "rtsession_memcached_errors_total",
     "rtsession_provider_errors_total",
+    # issue 11 item 7
+    "rtsession_backchannel_index_overflow_total", "rtsession_backchannel_late_logins_refused_total",
+    "rtsession_backchannel_ended_at_check_total", "rtsession_backchannel_index_restored_total",
 ]
 HISTOGRAMS = ["rtsession_token_request_duration_seconds",
               "rtsession_memcached_request_duration_seconds"]

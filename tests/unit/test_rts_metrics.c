@@ -307,6 +307,10 @@ START_TEST(test_metrics_format_prometheus)
     ck_assert(has_line(text, "rtsession_logins_failed_total{cause=\"access_denied\"} 0"));
     ck_assert(has_line(text, "rtsession_refresh_lock_wait_seconds_total 1.500000"));
     ck_assert(has_line(text, "rtsession_backchannel_logouts_total 0"));
+    ck_assert(has_line(text, "rtsession_backchannel_index_overflow_total 0"));
+    ck_assert(has_line(text, "rtsession_backchannel_late_logins_refused_total 0"));
+    ck_assert(has_line(text, "rtsession_backchannel_ended_at_check_total 0"));
+    ck_assert(has_line(text, "rtsession_backchannel_index_restored_total 0"));
     ck_assert(has_line(text, "rtsession_provider_errors_total{endpoint=\"jwks\"} 0"));
     ck_assert(has_line(text, "# TYPE rtsession_token_request_duration_seconds histogram"));
     ck_assert(has_line(text, "rtsession_token_request_duration_seconds_bucket{le=\"0.001\"} 1"));
