@@ -593,6 +593,50 @@ START_TEST(test_flow_late_callback_after_backchannel_logout_refused)
 }
 END_TEST
 
+/* Item 7: with back-channel logout on, a request that neither refreshes nor slides is still one
+ * get and no write; the slide (a write anyway) reads the index, and a session that a logout
+ * missed because memcached had evicted its index item ends there. */
+START_TEST(test_flow_slide_ends_session_a_logout_missed)
+{
+    const char *sid, *body, *cookie;
+    rts_outcome_t out;
+    rts_result_t res;
+    int ended;
+
+    env->cfg->backchannel_path = "/rtsession/backchannel";
+    env->cfg->idle_timeout = apr_time_from_sec(3600);
+    env->cfg->touch_interval = apr_time_from_sec(60);
+    sid = logged_in();
+    cookie = apr_pstrcat(rts_test_pool, "__Host-rtsession=", sid, NULL);
+    fake_store_reset_counts(env->fs);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", cookie, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_PASS);
+    ck_assert_uint_eq(fake_store_count(env->fs, FAKE_STORE_OP_ANY), 1);
+    /* memcached evicts the index item; the provider logs alice out: the logout finds nothing */
+    fake_store_remove(env->fs, rts_record_key(rts_test_pool,
+                                              &APR_ARRAY_IDX(env->cfg->secrets, 0, rts_secret_t),
+                                              "rts:b:", "sub:" TEST_ISSUER "\nalice"));
+    body = apr_pstrcat(rts_test_pool, "logout_token=", rts_url_encode(rts_test_pool,
+                       test_jws_sign(rts_test_pool, key, NULL, apr_psprintf(rts_test_pool,
+                       "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"iat\":%ld,"
+                       "\"jti\":\"j2\",\"sub\":\"alice\",\"events\":{\"" RTS_BACKCHANNEL_EVENT
+                       "\":{}}}", (long)apr_time_sec(env->now)))), NULL);
+    rts_result_reset(&res);
+    ck_assert_int_eq(rts_backchannel_handle(test_env_ctx(env), body, strlen(body), &ended, &res),
+                     APR_SUCCESS);
+    ck_assert_int_eq(ended, 0);
+    /* the next slot: the slide reads the index and ends the session */
+    env->now += apr_time_from_sec(90);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", cookie, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_DENY);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", cookie, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_DENY);
+}
+END_TEST
+
 START_TEST(test_flow_callback_path)
 {
     ck_assert_str_eq(rts_flow_callback_path(rts_test_pool, env->cfg), "/rtsession/callback");
@@ -632,6 +676,7 @@ Suite *rts_suite_flow(void)
     tcase_add_test(tc, test_flow_pending_cookie_bounded);
     tcase_add_test(tc, test_flow_pending_login_of_earlier_version_completes);
     tcase_add_test(tc, test_flow_late_callback_after_backchannel_logout_refused);
+    tcase_add_test(tc, test_flow_slide_ends_session_a_logout_missed);
     suite_add_tcase(s, tc);
     return s;
 }
