@@ -261,6 +261,9 @@ apr_status_t rts_backchannel_session_check(rts_ctx_t *ctx, const rts_session_t *
             return rv;
         }
         index_parse(ctx->pool, rv == APR_SUCCESS ? val : NULL, len, &ix);
+        if (index_find(&ix, s->store_key) >= 0) {
+            continue;   /* indexed after the logout, or spared by it (a later login) */
+        }
         if (index_forbids(&ix, s->created)) {
             rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_INFO, 0,
                            RTS_LOGNO(10516) "session %s ended: its %s was logged out by "
@@ -269,9 +272,6 @@ apr_status_t rts_backchannel_session_check(rts_ctx_t *ctx, const rts_session_t *
                            kinds[i]);
             rts_metric_inc(ctx, RTS_M_BACKCHANNEL_ENDED_AT_CHECK);
             return RTS_BACKCHANNEL_LOGGED_OUT;
-        }
-        if (index_find(&ix, s->store_key) >= 0) {
-            continue;
         }
         /* memcached evicted the item (or this session fell out of a full one): put it back */
         rv = index_append(ctx, key, s->store_key, 0, s->created, &dropped);

@@ -818,7 +818,32 @@ START_TEST(test_backchannel_sub_logout_late_and_later_logins)
                      "\"jti\":\"dup\"," EVENTS ",\"sub\":\"alice\"")),
                      &ended, &res), APR_SUCCESS);
     ck_assert(stored(later));
+    /* and its slides keep it */
+    ck_assert_int_eq(rts_backchannel_session_check(test_env_ctx(env), later), APR_SUCCESS);
 }
+
+/* Item 7: a sub logout delivered late (its iat before a new login's authentication, processed
+ * after it) spares that login, and the session's later slides do not end it either. */
+START_TEST(test_backchannel_delayed_sub_logout_spares_later_login)
+{
+    rts_session_t *old = indexed_session("alice", NULL), *fresh;
+    apr_int64_t iat = apr_time_sec(env->now);
+    rts_result_t res;
+    int ended;
+
+    env->now += apr_time_from_sec(3);
+    ck_assert_int_eq(late_session("alice", NULL, iat + 2, env->now, &fresh), APR_SUCCESS);
+    env->now += apr_time_from_sec(3);
+    ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims_at((long)iat,
+                     "\"" TEST_CLIENT_ID "\"", "\"jti\":\"late\"," EVENTS ",\"sub\":\"alice\"")),
+                     &ended, &res), APR_SUCCESS);
+    ck_assert_int_eq(ended, 1);
+    ck_assert(!stored(old) && stored(fresh));
+    env->now += apr_time_from_sec(60);
+    ck_assert_int_eq(rts_backchannel_session_check(test_env_ctx(env), fresh), APR_SUCCESS);
+    ck_assert(stored(fresh));
+}
+END_TEST
 END_TEST
 
 /* Item 7: memcached evicted an index item (LRU: it is rarely read). The session's next slide or
@@ -928,6 +953,7 @@ Suite *rts_suite_logout(void)
     tcase_add_test(tc, test_backchannel_evicted_index_restored_at_check);
     tcase_add_test(tc, test_backchannel_missed_session_ended_at_check);
     tcase_add_test(tc, test_backchannel_index_store_failure_reported);
+    tcase_add_test(tc, test_backchannel_delayed_sub_logout_spares_later_login);
     suite_add_tcase(s, tc);
     return s;
 }
