@@ -97,18 +97,26 @@ def test_memcached_down(httpd_for, make_config, gen_dir, browser, echo, log_expe
         mc.stop()
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.test/", "//evil.test/", "/\\evil.test/", "https:evil.test", "javascript:alert(1)",
-])
-def test_return_url_stays_same_origin(httpd, browser, target):
-    """However the original URL is spelled, the callback only redirects to a relative
-    path on this server."""
-    res = login(browser, f"{httpd.url}/app/?next={target}")
+@pytest.mark.parametrize("path,returns", [
+    ("/app/https://evil.test/", "/app/https://evil.test/"),      # a path on this origin
+    ("/app/?next=https://evil.test/&u=//evil.test/", "/app/?next=https://evil.test/&u=//evil.test/"),
+    ("//app/x", "/"),                                             # a scheme-relative URL
+    ("/app/%0D%0ALocation:%20https://evil.test/", "/app/%0D%0ALocation:%20https://evil.test/"),
+    ("/app/" + "x" * 2100, "/"),                                  # over RTS_RETURN_URL_MAX
+], ids=["absolute-in-path", "hostile-query", "scheme-relative", "crlf", "over-long"])
+def test_return_url_stays_same_origin(httpd, browser, echo, path, returns):
+    """The return URL is the original request URI, carried in the pending login: after the
+    login the callback redirects exactly to it when it is a safe path on this origin, else to
+    "/", never off-site, never with a split header."""
+    res = login(browser, httpd.url + path)
     dest = res.callback_response.headers["Location"]
     parts = urlsplit(dest)
-    assert parts.scheme in ("", "https") and parts.netloc in ("", f"127.0.0.1:{httpd.port}"), \
+    assert not parts.scheme and not parts.netloc and not dest.startswith(("//", "/\\")), \
         f"callback redirects off-origin: {dest}"
-    assert parts.path.startswith("/app/") and not dest.startswith("//")
+    assert dest == returns, f"{path[:40]}: returns to {dest[:60]!r}, want {returns[:60]!r}"
+    assert "\r" not in dest and "\n" not in dest
+    if returns != "/":   # the browser landed on the page it asked for
+        assert res.final.status_code == 200 and echo.last()["path"].startswith("/app/")
 
 
 @pytest.mark.parametrize("value", ["garbage", "A" * 43, "x" * 4000, "%00%ff", ""],
