@@ -6,6 +6,8 @@ login."""
 import secrets as pysecrets
 import time
 
+import pytest
+
 from rtstest.client import login, location
 from rtstest.sessions import SessionReader
 from rtstest.storm import XHR_HEADERS
@@ -21,6 +23,7 @@ def cookie_of(browser) -> str:
     return value
 
 
+@pytest.mark.mpm
 def test_secret_rotation(httpd_for, make_config, op, browser, pki, session_secret, ports, echo,
                          leak_check):
     old, new = session_secret, pysecrets.token_urlsafe(36)
