@@ -15,11 +15,12 @@ import time
 import pytest
 
 from rtstest.client import location
+from rtstest.rtsconf import Client
 from rtstest.sessions import SessionReader
 from rtstest.storm import XHR_HEADERS
+# the hostile OP fixture (one per module) and its login helpers
 from test_600_hostile_op import (CLIENT_ID, COOKIE, assert_logged_in, hostile,  # noqa: F401
                                  login, no_session_cookie)
-from rtstest.rtsconf import Client
 
 ID_TOKEN_FAULTS = ["id_wrong_iss", "id_wrong_aud", "id_wrong_sub", "id_alg_none", "id_bad_sig"]
 UNUSABLE = ["garbage", "huge", "token_type_wrong"]
