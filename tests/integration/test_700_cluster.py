@@ -78,12 +78,17 @@ def xhr(pki, url, cookie, timeout=10):
 
 class Load:
     """Background XHR load: each thread loops over its cookies and both httpd instances,
-    recording (time, user index, status)."""
+    recording (time, user index, status). A request that got no answer (connection closed or
+    reset, timeout) is recorded in errors, never hidden: a child that crashes mid-request looks
+    exactly like that to the client. It is then sent once more on a new connection, as
+    browsers do for a GET on a kept-alive connection the server closed (RFC 9112 section
+    9.3.1), and the retry's status is recorded; a retry that fails too is status 0."""
 
     def __init__(self, pki, urls, cookies, threads=4, pause=0.005):
         self.urls, self.cookies, self.pause = urls, cookies, pause
         self.results: list[tuple[float, int, int]] = []
         self.errors: list[str] = []
+        self.nthreads = threads
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()
         self.threads = []
@@ -91,30 +96,30 @@ class Load:
             s = requests.Session()
             s.verify = str(pki.ca_cert)
             s.trust_env = False
-            # What browsers do (RFC 9112 section 9.3.1): a GET on a kept-alive connection that
-            # the server closed without answering (graceful stops idle keep-alive
-            # connections) is sent again once on a new connection. Statuses are never retried.
-            s.mount("https://", HTTPAdapter(max_retries=Retry(total=1, connect=1, read=1,
-                                                              status=0, redirect=0,
-                                                              allowed_methods=["GET"],
-                                                              respect_retry_after_header=False,
-                                                              raise_on_status=False)))
+            # no transparent retry by urllib3: every failure goes through _run
+            s.mount("https://", HTTPAdapter(max_retries=Retry(total=0, read=False, status=0,
+                                                              redirect=0, raise_on_status=False)))
             s.headers.update(XHR_HEADERS)
             self.threads.append(threading.Thread(target=self._run, args=(t, threads, s)))
+
+    def _get(self, s, url, user) -> int:
+        try:
+            return s.get(url, headers={"Cookie": f"{COOKIE}={self.cookies[user]}"},
+                         timeout=15, allow_redirects=False).status_code
+        except Exception as e:   # noqa: BLE001 - a connection failure counts as a failed request
+            with self.lock:
+                self.errors.append(f"{time.time():.3f} {url}: {repr(e)[:200]}")
+            return 0
 
     def _run(self, t, nthreads, s):
         i = t
         while not self.stop_flag.is_set():
             user = i % len(self.cookies)
             url = self.urls[(i // len(self.cookies)) % len(self.urls)] + f"/app/load/{user}"
-            try:
-                r = s.get(url, headers={"Cookie": f"{COOKIE}={self.cookies[user]}"},
-                          timeout=15, allow_redirects=False)
-                status = r.status_code
-            except Exception as e:   # noqa: BLE001 - a connection failure counts as a failed request
-                status = 0
-                with self.lock:
-                    self.errors.append(repr(e)[:200])
+            status = self._get(s, url, user)
+            if status == 0:
+                s.close()   # the next attempt opens a new connection
+                status = self._get(s, url, user)
             with self.lock:
                 self.results.append((time.time(), user, status))
             i += nthreads
@@ -157,6 +162,8 @@ def kill_under_load(pki, urls, cookies, victim, lost):
         victim.proc.wait(timeout=10)
         time.sleep(LOAD_AFTER_KILL)
     results = load.snapshot()
+    # a memcached server's death must not cost an HTTP connection: no request unanswered
+    assert not load.errors, f"requests without an answer: {len(load.errors)} {load.errors[:3]}"
     before = [r for r in results if r[0] < killed_at]
     after = [r for r in results if r[0] >= killed_at]
     assert before and after and {s for _, _, s in before} == {200}
@@ -180,7 +187,7 @@ def test_cluster_failover_and_restart(cluster, cluster_httpds, pki, session_secr
     failure; the dead server's users get 401 (a clean new login), at most a few 503 while
     each pooled connection detects the failure, never a 5xx loop; and can log in again at once. Restarting the server needs no httpd
     restart: new sessions land on it again."""
-    log_expect.extend(["RTS*", "AH*"])    # the store errors of the failover window
+    log_expect.append("RTS10004")   # a request racing with the death: store unavailable, 503
     h1, h2 = cluster_httpds
     cookies = login_users(pki, h1.url, N_USERS)
     placement = [server_of(cluster, session_secret, c) for c in cookies]
@@ -233,6 +240,11 @@ def test_cluster_graceful_under_load(cluster, cluster_httpds, pki, session_secre
         time.sleep(0.5)
     statuses = Counter(s for _, _, s in load.snapshot())
     assert statuses and set(statuses) == {200}, f"statuses under graceful: {statuses} {load.errors}"
+    # A graceful restart closes each idle kept-alive connection once, so a thread's request
+    # may meet a closed connection once per restart (retried above, answered 200); more than
+    # that is not the graceful (a crashing child is caught by the error-log check too).
+    assert len(load.errors) <= load.nthreads * 3, \
+        f"{len(load.errors)} requests without an answer under 3 graceful restarts: {load.errors[:5]}"
     assert statuses[200] > 50, f"too little load to mean anything: {statuses}"
     for c in cookies:
         assert xhr(pki, f"{h2.url}/app/after", c).status_code == 200
@@ -316,7 +328,7 @@ def test_cluster_binary_protocol_failover_and_refresh(cluster, httpd_for, make_c
     5xx loop), the others keep working without a single failure. Then the survivors' tokens
     expire and a storm over both instances refreshes each exactly once (CAS on the surviving
     servers; no invalid_grant, nothing revoked)."""
-    log_expect.extend(["RTS*", "AH*"])    # the store errors of the failover window
+    log_expect.append("RTS10004")   # a request racing with the death: store unavailable, 503
     conf = binary_conf(cluster, make_config)
     h1, h2 = httpd_for("main", conf), httpd_for("second", conf)
     op.settings(access_token_ttl=ACCESS_TTL)

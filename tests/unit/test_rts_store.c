@@ -1,6 +1,7 @@
 /* The store: the in-memory fake's memcached semantics (always), the memcached implementation's
  * configuration checks and dead-server behaviour (always, loopback only), and the memcached
- * implementation against a live server when RTS_TEST_MEMCACHED=host:port is set. */
+ * implementation against a live server when RTS_TEST_MEMCACHED=host:port is set (make check
+ * starts one: unit/with_memcached.sh). In CI (CI=true) its absence is a failure, not a skip. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +434,21 @@ static const char *live_server(void)
     return getenv("RTS_TEST_MEMCACHED");
 }
 
+/* CI must run the live tests (the fake store's CAS semantics rest on them): CI=true. */
+static int in_ci(void)
+{
+    const char *ci = getenv("CI");
+
+    return ci != NULL && strcmp(ci, "true") == 0;
+}
+
+START_TEST(test_store_live_required_in_ci)
+{
+    ck_abort_msg("CI=true but RTS_TEST_MEMCACHED is not set: the live memcached tests did not "
+                 "run (make check sets it via unit/with_memcached.sh)");
+}
+END_TEST
+
 static rts_store_t *live_store(void)
 {
     rts_store_t *s = NULL;
@@ -720,8 +736,14 @@ Suite *rts_suite_store(void)
     suite_add_tcase(s, tc);
 
     if (live_server() == NULL || live_server()[0] == '\0') {
-        fprintf(stderr, "store: RTS_TEST_MEMCACHED=host:port not set, "
-                "live memcached tests skipped\n");
+        if (!in_ci()) {
+            fprintf(stderr, "store: RTS_TEST_MEMCACHED=host:port not set, "
+                    "live memcached tests skipped\n");
+            return s;
+        }
+        tc = tcase_create("memcached-live");
+        tcase_add_test(tc, test_store_live_required_in_ci);
+        suite_add_tcase(s, tc);
         return s;
     }
     tc = tcase_create("memcached-live");
