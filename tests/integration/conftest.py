@@ -110,13 +110,17 @@ class HttpdPool:
 
     def __init__(self, pki, ports):
         self.pki = pki
-        self.free = list(ports)
+        # the OP's backchannel_logout_uri names the first port: it is always "main"'s
+        self.main_port, *rest = ports
+        self.free = list(rest)
         self.instances: dict[str, Httpd] = {}
 
     def get(self, name: str, with_module: bool = True) -> Httpd:
         if name not in self.instances:
-            assert self.free, "out of httpd ports: raise N_HTTPD_PORTS in conftest.py"
-            self.instances[name] = Httpd(name, self.free.pop(0), self.pki, with_module=with_module)
+            assert name == "main" or self.free, \
+                "out of httpd ports: raise N_HTTPD_PORTS in conftest.py"
+            port = self.main_port if name == "main" else self.free.pop(0)
+            self.instances[name] = Httpd(name, port, self.pki, with_module=with_module)
         return self.instances[name]
 
     def stop_all(self):

@@ -46,24 +46,13 @@ def cookie_set(resp, name: str) -> str | None:
     return None
 
 
-def bc_target(httpd_for, httpd_pool, ports, make_config):
-    """The httpd on the port the OP's backchannel_logout_uri names (the first httpd port)."""
-    want = ports["httpd"][0]
-    name = next((n for n, h in httpd_pool.instances.items() if h.port == want), None)
-    if name is None:
-        assert httpd_pool.free and httpd_pool.free[0] == want, "the first httpd port is taken"
-        name = "bc-target"
-    h = httpd_for(name, bc_config(make_config))
-    assert h.port == want
-    return h
-
-
-def test_op_delivers_backchannel_logout(httpd_for, httpd_pool, ports, make_config, op, clients,
-                                        browser, sessions):
+def test_op_delivers_backchannel_logout(httpd_for, ports, make_config, op, clients, browser,
+                                        sessions):
     """The OP's own delivery, not a token the test posts: ending the OP session (RP-initiated
     logout straight at the OP, bypassing the module's logout) makes the OP POST a logout token
     to the module, which ends the session on every host."""
-    h = bc_target(httpd_for, httpd_pool, ports, make_config)
+    h = httpd_for("main", bc_config(make_config))
+    assert h.port == ports["httpd"][0], "the OP's backchannel_logout_uri names another port"
     cookie = logged_in(browser, h)
     assert sessions.read(cookie)["sid"]
     op.reset_counters()
