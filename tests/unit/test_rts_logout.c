@@ -444,25 +444,6 @@ static void bc_setup(void)
     fake_http_push(env->fh, 200, test_jwks_json(rts_test_pool, keys, 1), NULL);
 }
 
-/* A session as a login creates it: authenticated (provider clock) and started 10 s ago. */
-static rts_session_t *indexed_session(const char *sub, const char *sid)
-{
-    rts_session_t *s = apr_pcalloc(rts_test_pool, sizeof(*s));
-
-    ck_assert_int_eq(rts_session_new_id(rts_test_pool, &s->id), APR_SUCCESS);
-    s->gen = 1;
-    s->sub = sub;
-    s->sid = sid;
-    s->id_token = ID_TOKEN;
-    s->access_token = "AT";
-    s->created = env->now;
-    ck_assert_int_eq(rts_session_add(test_env_ctx(env), s), APR_SUCCESS);
-    ck_assert_int_eq(rts_backchannel_index_add(test_env_ctx(env), s,
-                                               apr_time_sec(env->now) - 10,
-                                               env->now - apr_time_from_sec(10)), APR_SUCCESS);
-    return s;
-}
-
 /* A session whose callback completes now, for a login that began at started (our clock) and
  * an authentication at auth (provider clock): what index_add says. */
 static apr_status_t late_session(const char *sub, const char *sid, apr_int64_t auth,
@@ -480,6 +461,16 @@ static apr_status_t late_session(const char *sub, const char *sid, apr_int64_t a
     ck_assert_int_eq(rts_session_add(test_env_ctx(env), s), APR_SUCCESS);
     *ps = s;
     return rts_backchannel_index_add(test_env_ctx(env), s, auth, started);
+}
+
+/* A session as a login creates it: authenticated (provider clock) and started 10 s ago. */
+static rts_session_t *indexed_session(const char *sub, const char *sid)
+{
+    rts_session_t *s;
+
+    ck_assert_int_eq(late_session(sub, sid, apr_time_sec(env->now) - 10,
+                                  env->now - apr_time_from_sec(10), &s), APR_SUCCESS);
+    return s;
 }
 
 #define EVENTS "\"events\":{\"" RTS_BACKCHANNEL_EVENT "\":{}}"
