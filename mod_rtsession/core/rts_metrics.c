@@ -279,6 +279,11 @@ static apr_status_t meter_touch(rts_store_t *s, const char *group_key, const cha
     return meter_done(s, t, INNER(s)->touch(INNER(s), group_key, key, ttl));
 }
 
+static int meter_usable(rts_store_t *s, const char *group_key)
+{
+    return rts_store_usable(INNER(s), group_key);
+}
+
 rts_store_t *rts_metrics_store_wrap(apr_pool_t *p, rts_store_t *inner, rts_metrics_t *metrics)
 {
     rts_store_t *s;
@@ -298,6 +303,7 @@ rts_store_t *rts_metrics_store_wrap(apr_pool_t *p, rts_store_t *inner, rts_metri
     s->cas = meter_cas;
     s->del = meter_del;
     s->touch = inner->touch ? meter_touch : NULL;
+    s->usable = inner->usable ? meter_usable : NULL;
     s->impl = m;
     return s;
 }
