@@ -16,12 +16,15 @@
 
 /* The fake HTTP client's hook: each fetch takes SLOW_FETCH of real time (a hung provider,
  * bounded here so the test ends), while env->slow is set. */
+static volatile int fetch_started;
+
 static void slow_hook(fake_http_t *fh, const rts_http_request_t *req, void *baton)
 {
     int *slow = baton;
 
     (void)fh;
     (void)req;
+    fetch_started = 1;
     if (*slow) {
         apr_sleep(SLOW_FETCH);
     }
@@ -74,6 +77,7 @@ static void race(test_env_t *env, int jwks, call_t *calls, int n)
     apr_status_t trv;
     int i;
 
+    fetch_started = 0;
     for (i = 0; i < n; i++) {      /* allocations from env's pools: before any thread runs */
         calls[i] = (call_t){ thread_ctx(env), jwks, APR_EGENERAL, NULL, 0 };
     }
@@ -81,7 +85,11 @@ static void race(test_env_t *env, int jwks, call_t *calls, int n)
         ck_assert_int_eq(apr_thread_create(&th[i], NULL, caller, &calls[i], rts_test_pool),
                          APR_SUCCESS);
         if (i == 0) {
-            apr_sleep(apr_time_from_msec(50));   /* the first one is in its fetch */
+            int waited;
+            for (waited = 0; !fetch_started && waited < 5000; waited++) {
+                apr_sleep(apr_time_from_msec(1));   /* until the first one is in its fetch */
+            }
+            ck_assert(fetch_started);
         }
     }
     for (i = 0; i < n; i++) {
