@@ -37,8 +37,9 @@ struct rts_store_t {
     apr_status_t (*touch)(struct rts_store_t *s, const char *group_key, const char *key,
                           apr_uint32_t ttl);
     /* Optional (NULL: always usable). Non-zero when an operation on group_key would be
-     * attempted now (its server is not failed fast); an in-process check, no I/O. Used to
-     * place new random keys on a working server. */
+     * attempted now (its server is not failed fast): an in-process check, except that when
+     * the server's probe is due, a get of group_key probes it (bounded by a short timeout).
+     * Used to place new random keys (never on the hot path). */
     int (*usable)(struct rts_store_t *s, const char *group_key);
     void *impl;
 };

@@ -652,7 +652,14 @@ static int rts_mc_usable(rts_store_t *s, const char *group_key)
         return 0;
     }
     b = rts_mc_breaker(mc, group_key);
-    return b == NULL || !apr_atomic_read32(&b->open);
+    if (b == NULL || !apr_atomic_read32(&b->open)) {
+        return 1;
+    }
+    /* Open: when its probe is due, a get of this (new, absent) key is the probe. Without it a
+     * server whose old sessions nobody uses would never be probed, and new keys would avoid
+     * it for ever. It costs the caller (a login) at most the probe timeout, once a second. */
+    s->get(s, NULL, NULL, group_key, NULL, NULL, NULL);
+    return !apr_atomic_read32(&b->open);
 }
 
 void rts_store_memcached_set_log(rts_store_t *s, const rts_log_t *log)
