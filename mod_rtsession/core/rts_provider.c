@@ -220,8 +220,17 @@ static apr_status_t parse_meta(rts_ctx_t *ctx, const rts_http_response_t *resp, 
     return APR_SUCCESS;
 }
 
-static apr_status_t provider_unavailable(rts_ctx_t *ctx, const char *what, rts_result_t *res)
+/* Called with the mutex held by a thread that may not fetch now (must_wait): the cached copy
+ * when it is usable, else a fast failure. Releases the mutex. */
+static apr_status_t cached_or_fail(rts_ctx_t *ctx, snapshot_t *snap, apr_time_t now,
+                                   const char *what, void **pdoc, rts_result_t *res)
 {
+    if (usable_stale(ctx, snap, now)) {
+        *pdoc = snapshot_use(ctx, snap);
+        apr_thread_mutex_unlock(ctx->provider->mutex);
+        return APR_SUCCESS;
+    }
+    apr_thread_mutex_unlock(ctx->provider->mutex);
     return rts_result_set(res, ctx->pool, RTS_EUPSTREAM, 502, "provider_unavailable",
                           "the provider's %s is being fetched or could not be fetched "
                           "recently, and no usable copy is cached; not waiting for it", what);
@@ -242,13 +251,10 @@ apr_status_t rts_provider_meta(rts_ctx_t *ctx, const rts_provider_meta_t **pmeta
         return APR_SUCCESS;
     }
     if (must_wait(prov->meta_fetching, prov->meta_failed, now)) {
-        if (usable_stale(ctx, prov->meta, now)) {
-            *pmeta = snapshot_use(ctx, prov->meta);
-            apr_thread_mutex_unlock(prov->mutex);
-            return APR_SUCCESS;
-        }
-        apr_thread_mutex_unlock(prov->mutex);
-        return provider_unavailable(ctx, "discovery document", res);
+        void *doc = NULL;
+        rv = cached_or_fail(ctx, prov->meta, now, "discovery document", &doc, res);
+        *pmeta = doc;
+        return rv;
     }
     prov->meta_fetching = 1;
     apr_thread_mutex_unlock(prov->mutex);
@@ -308,13 +314,10 @@ apr_status_t rts_provider_jwks(rts_ctx_t *ctx, int refetch, const rts_jwks_t **p
         }
     }
     if (must_wait(prov->jwks_fetching, prov->jwks_failed, now)) {
-        if (usable_stale(ctx, prov->jwks, now)) {
-            *pjwks = snapshot_use(ctx, prov->jwks);
-            apr_thread_mutex_unlock(prov->mutex);
-            return APR_SUCCESS;
-        }
-        apr_thread_mutex_unlock(prov->mutex);
-        return provider_unavailable(ctx, "JWKS", res);
+        void *doc = NULL;
+        rv = cached_or_fail(ctx, prov->jwks, now, "JWKS", &doc, res);
+        *pjwks = doc;
+        return rv;
     }
     prov->jwks_fetching = 1;
     if (refetch) {

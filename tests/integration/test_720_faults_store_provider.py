@@ -12,50 +12,20 @@ child in flight, the stale copy meanwhile and for 5 s after it failed).
 Figures are printed (run with -s to see them)."""
 import os
 import signal
-import statistics
 import threading
 import time
 from collections import Counter
 
-import pytest
 import requests
 
 from rtstest.client import Browser, login
-from rtstest.ports import free_ports
-from rtstest.procs import Memcached
-from rtstest.sessions import SessionReader
 from rtstest.storm import XHR_HEADERS
+from test_700_cluster import cluster, cookie_of, server_of  # noqa: F401  (cluster: a fixture)
 
 COOKIE = "__Host-rtsession"
 N_USERS = 9
 HAMMER_THREADS = 24       # concurrent requests of the one affected session
 OUTAGE = 4.0              # seconds the node stays stopped under load
-
-
-@pytest.fixture
-def cluster3(gen_dir):
-    mcs = [Memcached(p, gen_dir / f"memcached-faults-{i}.log") for i, p in enumerate(free_ports(3))]
-    try:
-        for mc in mcs:
-            mc.start()
-        yield mcs
-    finally:
-        for mc in mcs:
-            if mc.running:
-                os.kill(mc.proc.pid, signal.SIGCONT)
-            mc.stop()
-
-
-def cookie_of(b) -> str:
-    return b.cookies.get(COOKIE, domain="127.0.0.1")
-
-
-def holder(cluster, session_secret, cookie) -> int:
-    found = [i for i, mc in enumerate(cluster)
-             if SessionReader(session_secret, mc.port).raw(
-                 SessionReader(session_secret, mc.port).store_key(cookie)) is not None]
-    assert len(found) == 1, f"session held by {found}"
-    return found[0]
 
 
 def http_session(pki) -> requests.Session:
@@ -78,17 +48,19 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
 
 
-def test_stopped_node_fails_fast_under_load(cluster3, httpd_for, make_config, pki, session_secret,
+def test_stopped_node_fails_fast_under_load(cluster, httpd_for, make_config, pki, session_secret,
                                             log_expect):
-    log_expect.extend(["RTS10004", "RTS10600"])
-    h = httpd_for("main", make_config(memcached=" ".join(mc.server_arg for mc in cluster3),
-                                      refresh_window=0))
+    log_expect.extend(["RTS10004", "RTS10600", "RTS10504"])
+    h = httpd_for("main", make_config(memcached=" ".join(mc.server_arg for mc in cluster),
+                                      refresh_window=0,
+                                      server_extra="RTSessionLogoutPath /rtsession/logout\n"
+                                                   "RTSessionLogoutAtProvider off\n"))
     cookies = []
     for i in range(N_USERS):
         with Browser(pki.ca_cert) as b:
             login(b, f"{h.url}/app/login/{i}")
             cookies.append(cookie_of(b))
-    placement = [holder(cluster3, session_secret, c) for c in cookies]
+    placement = [server_of(cluster, session_secret, c) for c in cookies]
     victim = placement[0]
     affected = cookies[0]
     others = [c for c, p in zip(cookies, placement) if p != victim]
@@ -115,7 +87,7 @@ def test_stopped_node_fails_fast_under_load(cluster3, httpd_for, make_config, pk
         s.close()
 
     threads = [threading.Thread(target=hammer) for _ in range(HAMMER_THREADS)]
-    os.kill(cluster3[victim].proc.pid, signal.SIGSTOP)
+    os.kill(cluster[victim].proc.pid, signal.SIGSTOP)   # SIGCONT below, before the fixture stops it
     try:
         for t in threads:
             t.start()
@@ -128,8 +100,15 @@ def test_stopped_node_fails_fast_under_load(cluster3, httpd_for, make_config, pk
         stop.set()
         for t in threads:
             t.join(timeout=30)
+        # a logout during the outage: 503 at once, not logged out (the record comes back)
+        start = time.monotonic()
+        r = probe.post(f"{h.url}/rtsession/logout", headers={"Cookie": f"{COOKIE}={affected}"},
+                       timeout=15, allow_redirects=False)
+        logout_ms = (time.monotonic() - start) * 1000.0
+        assert r.status_code == 503 and r.headers.get("Retry-After"), r.status_code
+        assert logout_ms < 1000, f"logout during the outage took {logout_ms:.0f} ms"
     finally:
-        os.kill(cluster3[victim].proc.pid, signal.SIGCONT)
+        os.kill(cluster[victim].proc.pid, signal.SIGCONT)
 
     statuses = Counter(s for s, _, _ in hammered)
     fast503 = [ms for s, ms, _ in hammered if s == 503]
@@ -157,7 +136,12 @@ def test_stopped_node_fails_fast_under_load(cluster3, httpd_for, make_config, pk
         time.sleep(0.3)
         status = timed_get(probe, f"{h.url}/app/back", affected)[0].status_code
     assert status == 200, f"affected session after SIGCONT: {status}"
-    assert holder(cluster3, session_secret, affected) == victim
+    assert server_of(cluster, session_secret, affected) == victim
+    # and the user can log out now
+    r = probe.post(f"{h.url}/rtsession/logout", headers={"Cookie": f"{COOKIE}={affected}"},
+                   timeout=15, allow_redirects=False)
+    assert r.status_code in (302, 303), r.status_code
+    assert timed_get(probe, f"{h.url}/app/after", affected)[0].status_code == 401
     probe.close()
 
 

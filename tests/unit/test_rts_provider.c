@@ -69,6 +69,20 @@ static void *APR_THREAD_FUNC caller(apr_thread_t *t, void *baton)
     return NULL;
 }
 
+/* Every caller but the first (the fetcher) got the first's document at once. */
+static void assert_others_served_at_once(const call_t *calls, int n)
+{
+    int i;
+
+    ck_assert_int_eq(calls[0].rv, APR_SUCCESS);
+    for (i = 1; i < n; i++) {
+        ck_assert_msg(calls[i].rv == APR_SUCCESS && calls[i].doc == calls[0].doc,
+                      "caller %d: %d", i, calls[i].rv);
+        ck_assert_msg(calls[i].took < FAST, "caller %d waited %" APR_TIME_T_FMT " us", i,
+                      calls[i].took);
+    }
+}
+
 /* The first caller fetches (slowly, and fails: a hung provider times out); the others start
  * while it is in flight and must neither wait nor fetch. */
 static void race(test_env_t *env, int jwks, call_t *calls, int n)
@@ -127,21 +141,14 @@ START_TEST(test_provider_stale_metadata_while_fetch_hangs)
     call_t calls[6];
     unsigned fetches;
     rts_result_t res;
-    int i;
 
     env->now += env->cfg->metadata_ttl + apr_time_from_sec(1);    /* stale */
     slow = 1;
     fake_http_push_error(env->fh, APR_TIMEUP);
     fetches = fake_http_count(env->fh);
     race(env, 0, calls, 6);
-    ck_assert_int_eq(calls[0].rv, APR_SUCCESS);                    /* stale after its failure */
-    ck_assert_int_ge(calls[0].took, SLOW_FETCH - FAST);
-    for (i = 1; i < 6; i++) {
-        ck_assert_msg(calls[i].rv == APR_SUCCESS && calls[i].doc == calls[0].doc,
-                      "caller %d: %d", i, calls[i].rv);
-        ck_assert_msg(calls[i].took < FAST, "caller %d waited %" APR_TIME_T_FMT " us", i,
-                      calls[i].took);
-    }
+    ck_assert_int_ge(calls[0].took, SLOW_FETCH - FAST);            /* stale after its failure */
+    assert_others_served_at_once(calls, 6);
     ck_assert_uint_eq(fake_http_count(env->fh), fetches + 1);      /* one fetch in flight */
     /* after the failure: no new fetch for a few seconds, the stale copy is used */
     slow = 0;
@@ -187,7 +194,6 @@ START_TEST(test_provider_stale_jwks_while_fetch_hangs)
     call_t calls[5];
     unsigned fetches;
     rts_result_t res;
-    int i;
 
     /* stale JWKS; the metadata refetched, fresh */
     {
@@ -201,13 +207,7 @@ START_TEST(test_provider_stale_jwks_while_fetch_hangs)
     fake_http_push_error(env->fh, APR_TIMEUP);
     fetches = fake_http_count(env->fh);
     race(env, 1, calls, 5);
-    ck_assert_int_eq(calls[0].rv, APR_SUCCESS);
-    for (i = 1; i < 5; i++) {
-        ck_assert_msg(calls[i].rv == APR_SUCCESS && calls[i].doc == calls[0].doc,
-                      "caller %d: %d", i, calls[i].rv);
-        ck_assert_msg(calls[i].took < FAST, "caller %d waited %" APR_TIME_T_FMT " us", i,
-                      calls[i].took);
-    }
+    assert_others_served_at_once(calls, 5);
     ck_assert_uint_eq(fake_http_count(env->fh), fetches + 1);
     slow = 0;
     rts_result_reset(&res);
