@@ -9,6 +9,9 @@ while the cached discovery document is stale: authenticated requests with valid 
 touch the provider, and logins do not queue behind each other's discovery fetch (one fetch per
 child in flight, the stale copy meanwhile and for 5 s after it failed).
 
+A memcached started with CAS disabled (-C) would let every compare-and-swap through: the store
+refuses to work at the first item it reads (CAS unique 0), with a crit line naming -C.
+
 Figures are printed (run with -s to see them)."""
 import os
 import signal
@@ -18,7 +21,9 @@ from collections import Counter
 
 import requests
 
-from rtstest.client import Browser, login
+from rtstest.client import Browser, authenticate_at_op, login, start_login
+from rtstest.ports import free_ports
+from rtstest.procs import Memcached
 from rtstest.storm import XHR_HEADERS
 from test_700_cluster import cluster, cookie_of, server_of  # noqa: F401  (cluster: a fixture)
 
@@ -209,3 +214,26 @@ def test_hung_provider_with_stale_metadata(proxied_config, fault_proxy, httpd_fo
     finally:
         fault_proxy.clear()
         s.close()
+
+
+def test_memcached_without_cas_is_refused(httpd_for, make_config, gen_dir, browser, log_expect):
+    log_expect.extend(["RTS10602", "RTS10010", "RTS10004", "RTS10001"])
+    mc = Memcached(free_ports(1)[0], gen_dir / "memcached-nocas.log", extra_args=("-C",)).start()
+    try:
+        h = httpd_for("main", make_config(memcached=mc.server_arg))
+        auth_url, _ = start_login(browser, f"{h.url}/app/")     # add needs no CAS
+        r = browser.get(authenticate_at_op(browser, auth_url))   # the pending login is read
+        assert r.status_code == 503, r.status_code
+        assert not browser.cookies.get(COOKIE, domain="127.0.0.1")
+        lines = [ln for ln in h.error_log.lines() if "RTS10602" in ln]
+        assert lines and "-C" in lines[0] and "crit" in lines[0], lines
+        # each child finds out at its first read: no login completes in any of them
+        for i in range(4):
+            with Browser(h.pki.ca_cert) as b:
+                r = b.get(f"{h.url}/app/again/{i}")
+                if r.status_code == 302:
+                    r = b.get(authenticate_at_op(b, r.headers["Location"]))
+                assert r.status_code == 503, r.status_code
+                assert not b.cookies.get(COOKIE, domain="127.0.0.1")
+    finally:
+        mc.stop()

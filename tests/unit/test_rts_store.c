@@ -334,6 +334,13 @@ START_TEST(test_store_mc_check_config)
     ck_assert_ptr_null(err);
     ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
                      "--SERVER=127.0.0.1:11211 --BINARY-PROTOCOL", &err), APR_SUCCESS);
+    /* ejection moves keys (a logout during an outage would come back): refused */
+    err = NULL;
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
+                     "--SERVER=127.0.0.1:11211 --REMOVE-FAILED-SERVERS=1", &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--REMOVE-FAILED-SERVERS"));
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
+                     "--SERVER=127.0.0.1:11211 --REMOVE-FAILED-SERVERS=0", &err), APR_SUCCESS);
 }
 END_TEST
 
