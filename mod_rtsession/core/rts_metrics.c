@@ -92,6 +92,11 @@ static const metric_row_t rows[] = {
      "endpoint=\"jwks\"", PROVIDER_ERR, 0},
     {RTS_M_PROVIDER_ERRORS_TOKEN, "rtsession_provider_errors_total",
      "endpoint=\"token\"", PROVIDER_ERR, 0},
+    /* issue 11 item 4 */
+    {RTS_M_MEMCACHED_FAILED_FAST, "rtsession_memcached_failed_fast_total", NULL,
+     "memcached operations answered at once, not sent: their server is failed fast after a "
+     "timeout or refusal (circuit open), or the store refuses to work (CAS disabled); also "
+     "counted in rtsession_memcached_errors_total.", 0},
 };
 
 static const struct {
@@ -224,6 +229,9 @@ static apr_status_t meter_done(rts_store_t *s, apr_time_t started, apr_status_t 
     observe(m->metrics, RTS_H_MEMCACHED, apr_time_now() - started);
     if (rv != APR_SUCCESS && rv != APR_ENOENT && rv != APR_EEXIST) {
         add(&m->metrics->counter[RTS_M_MEMCACHED_ERRORS], 1);
+    }
+    if (rv == RTS_ESTOREDOWN) {
+        add(&m->metrics->counter[RTS_M_MEMCACHED_FAILED_FAST], 1);
     }
     return rv;
 }
