@@ -517,9 +517,11 @@ START_TEST(test_store_mc_breaker_fails_fast_until_probe)
     /* back: the next probe is answered and closes the breaker */
     fake_mcserver_hang(srv, 0);
     apr_sleep(apr_time_from_msec(1050));
+    /* placing a new key makes the due probe itself (else nobody would, once no old key of
+     * the server is used any more, and new keys would avoid it for ever) */
+    ck_assert(rts_store_usable(s, "k2"));
     rv = s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL);
-    ck_assert_msg(rv == APR_ENOENT, "probe after resume: %d", rv);
-    ck_assert(rts_store_usable(s, "k"));
+    ck_assert_msg(rv == APR_ENOENT, "after resume: %d", rv);
     ck_assert_int_eq(s->add(s, NULL, "k", "v", 1, 10), APR_SUCCESS);
     fake_mcserver_stop(srv);
 }
