@@ -201,6 +201,21 @@ apr_status_t rts_authreq_consume(rts_ctx_t *ctx, const char *state)
     return ctx->store->add(ctx->store, NULL, consumed_key(ctx, state), "1", 1, ttl);
 }
 
+void rts_authreq_place(rts_ctx_t *ctx, rts_pending_t *pd)
+{
+    int i;
+
+    /* The state is random anyway: draw again while the one item its login writes (the
+     * consumed marker, at the callback) would land on a memcached server that is failed fast
+     * (as rts_session_new_id_placed does for session ids). */
+    for (i = 1; i < RTS_PLACE_DRAWS && !rts_store_usable(ctx->store, consumed_key(ctx, pd->state));
+         i++) {
+        if (rts_random_token(ctx->pool, RTS_AUTHREQ_RANDOM_BYTES, &pd->state) != APR_SUCCESS) {
+            return;
+        }
+    }
+}
+
 apr_status_t rts_authreq_save(rts_ctx_t *ctx, const rts_pending_t *pd)
 {
     const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, 0, rts_secret_t);

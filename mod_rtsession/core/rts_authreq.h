@@ -55,6 +55,9 @@ apr_status_t rts_authreq_consumed(rts_ctx_t *ctx, const char *state);
 apr_status_t rts_authreq_consume(rts_ctx_t *ctx, const char *state);
 
 /* Stores the pending login (add, expiring after cfg->pending_ttl). */
+/* Draws a new state while the memcached server of the login's consumed marker (the one item a
+ * login writes, at its callback) is failed fast. */
+void rts_authreq_place(rts_ctx_t *ctx, rts_pending_t *pd);
 apr_status_t rts_authreq_save(rts_ctx_t *ctx, const rts_pending_t *pending);
 /* Takes the pending login of state out of the store: reads it, then deletes it; if the delete
  * finds it already gone, another request consumed it first and this one gets APR_ENOENT
