@@ -197,8 +197,19 @@ apr_status_t rts_authreq_consume(rts_ctx_t *ctx, const char *state)
 {
     /* as long as the cookie may be presented: pending_ttl, plus the second of slack above */
     apr_uint32_t ttl = (apr_uint32_t)apr_time_sec(ctx->cfg->pending_ttl) + 2;
+    const char *key = consumed_key(ctx, state), *val;
+    apr_size_t len;
+    apr_uint64_t cas;
+    apr_status_t rv = ctx->store->add(ctx->store, NULL, key, "1", 1, ttl);
 
-    return ctx->store->add(ctx->store, NULL, consumed_key(ctx, state), "1", 1, ttl);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    /* Read it back, once per completed login: the first item a login reads is where the store
+     * finds a server that runs without CAS (memcached -C) and refuses to go on, and that must
+     * happen before a session exists whose refreshes would have no exclusion. */
+    rv = ctx->store->get(ctx->store, ctx->pool, NULL, key, &val, &len, &cas);
+    return rv == APR_ENOENT ? APR_SUCCESS : rv;
 }
 
 void rts_authreq_place(rts_ctx_t *ctx, rts_pending_t *pd)

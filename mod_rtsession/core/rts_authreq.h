@@ -50,7 +50,8 @@ apr_status_t rts_authreq_cookie_open(rts_ctx_t *ctx, const char *value, const ch
                                      rts_pending_t **ppending);
 /* Single use of a sealed pending login. rts_authreq_consumed: APR_EEXIST when a callback of
  * this state completed already, APR_SUCCESS when not (one get). rts_authreq_consume: records
- * it (add); APR_EEXIST when another callback did first. Store failures as returned. */
+ * it (add, then read back so that a store without CAS is found before a session exists);
+ * APR_EEXIST when another callback did first. Store failures as returned. */
 apr_status_t rts_authreq_consumed(rts_ctx_t *ctx, const char *state);
 apr_status_t rts_authreq_consume(rts_ctx_t *ctx, const char *state);
 
