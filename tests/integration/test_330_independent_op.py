@@ -3,7 +3,6 @@ one-time-use (rotating) refresh tokens and its reuse detection on (rtstest/glewl
 Login, the two-host refresh storm, a refresh token revoked at the provider, logout; and
 what Glewlwyd itself does with a reused refresh token (docs/providers.md, glewlwyd)."""
 import os
-import re
 import secrets
 import time
 

@@ -13,7 +13,6 @@ calls: POST /api/auth/ (user + password, sets the session cookie), PUT /api/auth
 (the user's consent), then the authorization URL answers 302 to the redirect URI with a code.
 """
 import gzip
-import secrets as pysecrets
 import shutil
 import sqlite3
 from dataclasses import dataclass
