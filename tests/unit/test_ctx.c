@@ -62,7 +62,7 @@ test_env_t *test_env_create(apr_pool_t *p)
     c->cookie_name = "rtsession";
     c->secrets = apr_array_make(p, 1, sizeof(rts_secret_t));
     sec = apr_array_push(c->secrets);
-    ck_assert_int_eq(rts_secret_derive(p, secret, sec), APR_SUCCESS);
+    ck_assert_int_eq(rts_secret_derive(p, secret, c->issuer, c->client_id, sec), APR_SUCCESS);
     env->cfg = c;
     ck_assert_int_eq(rts_claims_memo_create(p, &env->claims_memo), APR_SUCCESS);
     return env;
