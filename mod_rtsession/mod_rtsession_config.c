@@ -5,6 +5,8 @@
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include <apr_uri.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <http_core.h>
 #include "mod_rtsession_private.h"
@@ -630,6 +632,8 @@ static const char *server_label(apr_pool_t *p, server_rec *s)
 static int url_clear_and_remote(apr_pool_t *p, const char *url)
 {
     apr_uri_t u;
+    struct in_addr v4;
+    struct in6_addr v6;
 
     if (strncasecmp(url, "http://", 7)) {
         return 0;
@@ -637,8 +641,14 @@ static int url_clear_and_remote(apr_pool_t *p, const char *url)
     if (apr_uri_parse(p, url, &u) != APR_SUCCESS || !u.hostname) {
         return 1;
     }
-    return strcasecmp(u.hostname, "localhost") && strncmp(u.hostname, "127.", 4)
-           && strcmp(u.hostname, "::1");
+    /* address literals only (and localhost): "127.0.0.1.example.com" is a remote name */
+    if (inet_pton(AF_INET, u.hostname, &v4) == 1) {
+        return (ntohl(v4.s_addr) >> 24) != 127;
+    }
+    if (inet_pton(AF_INET6, u.hostname, &v6) == 1) {
+        return !IN6_IS_ADDR_LOOPBACK(&v6);
+    }
+    return strcasecmp(u.hostname, "localhost") != 0;
 }
 
 static const char *derived_issuer(apr_pool_t *p, const rts_srv_conf_t *sc)

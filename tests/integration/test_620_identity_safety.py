@@ -233,6 +233,10 @@ def test_http_provider_refused_unless_loopback(make_config, pki, gen_dir):
         metadata_url="http://op.example.test/.well-known/openid-configuration"))
     assert r.returncode != 0
     assert "RTS10305" in r.stderr and "http://op.example.test" in r.stderr
+    for url in ("http://127.0.0.1.example.test/.well-known/openid-configuration",
+                "http://[::2]:1/.well-known/openid-configuration"):
+        r = configtest(pki, gen_dir, make_config(metadata_url=url))
+        assert r.returncode != 0 and "RTS10305" in r.stderr, url
     for url in ("http://127.0.0.1:1/.well-known/openid-configuration",
                 "http://localhost:1/.well-known/openid-configuration",
                 "http://[::1]:1/.well-known/openid-configuration"):

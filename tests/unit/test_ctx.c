@@ -115,6 +115,21 @@ rts_session_t *test_env_session(test_env_t *env, apr_interval_time_t at_in)
     return loaded;
 }
 
+const char *test_outcome_cookie(apr_pool_t *p, const rts_outcome_t *out, const char *name)
+{
+    apr_size_t n = strlen(name);
+    int i;
+
+    for (i = 0; i < out->set_cookies->nelts; i++) {
+        const char *c = APR_ARRAY_IDX(out->set_cookies, i, const char *);
+        if (!strncmp(c, name, n) && c[n] == '=') {
+            const char *end = strchr(c, ';');
+            return apr_pstrmemdup(p, c + n + 1, (apr_size_t)(end - c - n - 1));
+        }
+    }
+    return NULL;
+}
+
 rts_req_t *test_env_request(test_env_t *env, const char *uri, const char *cookie,
                             int navigation)
 {

@@ -221,17 +221,7 @@ END_TEST
 
 static const char *set_cookie(const rts_outcome_t *out, const char *name)
 {
-    int i;
-
-    for (i = 0; i < out->set_cookies->nelts; i++) {
-        const char *c = APR_ARRAY_IDX(out->set_cookies, i, const char *);
-        apr_size_t n = strlen(name);
-        if (!strncmp(c, name, n) && c[n] == '=') {
-            const char *end = strchr(c, ';');
-            return apr_pstrmemdup(rts_test_pool, c + n + 1, (apr_size_t)(end - c - n - 1));
-        }
-    }
-    return NULL;
+    return test_outcome_cookie(rts_test_pool, out, name);
 }
 
 /* A whole login whose ID token carries extra_claims (JSON members, may be "") and whose token
