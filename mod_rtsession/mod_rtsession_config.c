@@ -50,7 +50,9 @@ void *rts_config_create_srv(apr_pool_t *p, server_rec *s)
 }
 
 #define MERGE_PTR(f) n->f = add->f ? add->f : base->f
+#define MERGE_VAL(f) n->f = add->f != RTS_UNSET ? add->f : base->f
 
+/* Lists of names are concatenated: a virtual host's unions include the main server's names. */
 static apr_array_header_t *merge_names(apr_pool_t *p, apr_array_header_t *base,
                                        apr_array_header_t *add)
 {
@@ -59,7 +61,6 @@ static apr_array_header_t *merge_names(apr_pool_t *p, apr_array_header_t *base,
     }
     return apr_array_append(p, base, add);
 }
-#define MERGE_VAL(f) n->f = add->f != RTS_UNSET ? add->f : base->f
 
 void *rts_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 {

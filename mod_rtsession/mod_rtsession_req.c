@@ -188,15 +188,14 @@ int rts_req_respond(request_rec *r, const rts_outcome_t *out)
 
 int rts_req_error_page(request_rec *r, int status, const char *message)
 {
-    const char *text = message ? apr_pstrcat(r->pool, message, ".", NULL)
-                               : "An error occurred.";
-    char *first = apr_pstrdup(r->pool, text);
+    char *text = message ? apr_pstrcat(r->pool, message, ".", NULL)
+                         : apr_pstrdup(r->pool, "An error occurred.");
 
-    first[0] = (char)apr_toupper(first[0]);
+    text[0] = (char)apr_toupper(text[0]);   /* the core's messages read as clauses */
     ap_custom_response(r, status,
         apr_psprintf(r->pool, "<!DOCTYPE html><html><head><title>%s</title></head><body>"
                      "<h1>%s</h1><p>%s</p><p>Reference: %s</p></body></html>\n",
-                     status_title(status), status_title(status), ap_escape_html(r->pool, first),
+                     status_title(status), status_title(status), ap_escape_html(r->pool, text),
                      ap_escape_html(r->pool, rts_req_log_id(r))));
     return status;
 }
