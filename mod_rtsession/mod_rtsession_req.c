@@ -11,7 +11,6 @@
 #include "rts_log.h"
 #include "rts_claim.h"
 #include "rts_cookie.h"
-#include "rts_json.h"
 #include "rts_logout.h"
 
 /* ---- log sinks: the core's levels are APLOG numbers ---- */
@@ -313,17 +312,12 @@ void rts_req_scrub(request_rec *r, const rts_srv_conf_t *sc, const rts_dir_conf_
 
 /* A claim as one header/environment value: the core's one rule (rts_claim.h) neutralises
  * control characters and drops over-long values. */
-static const char *claim_value(apr_pool_t *p, const json_t *v)
+const char *rts_req_claim_value(apr_pool_t *p, const json_t *v)
 {
     const char *text;
 
     rts_claim_value(p, v, RTS_CLAIM_AS_TEXT, &text);
     return text;
-}
-
-const char *rts_req_claim_value(apr_pool_t *p, const json_t *v)
-{
-    return claim_value(p, v);
 }
 
 void rts_req_inject(request_rec *r, const rts_dir_conf_t *dc, const rts_outcome_t *out)
@@ -340,7 +334,7 @@ void rts_req_inject(request_rec *r, const rts_dir_conf_t *dc, const rts_outcome_
     }
     for (i = 0; dc->claim_headers && out->claims && i < dc->claim_headers->nelts; i++) {
         const rts_claim_header_t *ch = &APR_ARRAY_IDX(dc->claim_headers, i, rts_claim_header_t);
-        const char *v = claim_value(r->pool, json_object_get(out->claims, ch->claim));
+        const char *v = rts_req_claim_value(r->pool, json_object_get(out->claims, ch->claim));
         if (v) {
             apr_table_setn(r->headers_in, ch->header, v);
         }
