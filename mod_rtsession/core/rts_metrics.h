@@ -43,6 +43,9 @@ typedef enum {
     RTS_M_PROVIDER_ERRORS_DISCOVERY,
     RTS_M_PROVIDER_ERRORS_JWKS,
     RTS_M_PROVIDER_ERRORS_TOKEN,
+    /* issue 11 item 4 (resilience): operations answered at once because their memcached
+     * server is failed fast (circuit open) or the store refuses to work (CAS disabled) */
+    RTS_M_MEMCACHED_FAILED_FAST,
     RTS_M_COUNT
 } rts_metric_t;
 

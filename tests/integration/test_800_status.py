@@ -34,7 +34,7 @@ COUNTERS = [
     "rtsession_refresh_lock_waits_total", "rtsession_refresh_lock_wait_seconds_total",
     "rtsession_invalid_grant_total", "rtsession_sessions_ended_by_reuse_total",
     "rtsession_backchannel_logouts_total", "rtsession_memcached_errors_total",
-    "rtsession_provider_errors_total",
+    "rtsession_provider_errors_total", "rtsession_memcached_failed_fast_total",
 ]
 HISTOGRAMS = ["rtsession_token_request_duration_seconds",
               "rtsession_memcached_request_duration_seconds"]

@@ -25,6 +25,7 @@ Suite *rts_suite_flow(void);
 Suite *rts_suite_metrics(void);
 Suite *rts_suite_lifetime(void);
 Suite *rts_suite_logout(void);
+Suite *rts_suite_provider(void);
 Suite *rts_suite_identity(void);
 
 #endif
