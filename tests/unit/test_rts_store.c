@@ -646,6 +646,13 @@ START_TEST(test_store_live_required_in_ci)
 }
 END_TEST
 
+START_TEST(test_store_live_nocas_required_in_ci)
+{
+    ck_abort_msg("CI=true but RTS_TEST_MEMCACHED_NOCAS is not set: the CAS-disabled memcached "
+                 "test did not run (make check sets it via unit/with_memcached.sh)");
+}
+END_TEST
+
 /* A memcached started with -C (CAS disabled), e.g. memcached -p 21612 -C. */
 static const char *live_nocas_server(void)
 {
@@ -967,6 +974,11 @@ Suite *rts_suite_store(void)
         tc = tcase_create("memcached-live-nocas");
         tcase_add_checked_fixture(tc, rts_test_setup, rts_test_teardown);
         tcase_add_test(tc, test_store_live_cas_disabled_refused);
+        suite_add_tcase(s, tc);
+    }
+    else if (in_ci()) {
+        tc = tcase_create("memcached-live-nocas");
+        tcase_add_test(tc, test_store_live_nocas_required_in_ci);
         suite_add_tcase(s, tc);
     }
     else {
