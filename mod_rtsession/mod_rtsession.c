@@ -18,6 +18,7 @@
 #include "mod_rtsession_logout.h"
 #include "mod_rtsession_authz.h"
 #include "mod_rtsession_status.h"
+#include "rts_claim.h"
 #include "rts_claims_memo.h"
 #include "rts_http.h"
 #include "rts_lifetime.h"
@@ -30,6 +31,7 @@
 /* What check_authn decided, for fixups (and subrequests) of the same request. */
 typedef struct {
     rts_outcome_t outcome;
+    int anonymous;          /* RTSessionUnauthAction pass without a session */
 } rts_req_state_t;
 
 json_t *rts_request_claims(request_rec *r)
@@ -190,6 +192,7 @@ static int rts_hook_check_authn(request_rec *r)
     rts_unauth_action_t action;
     const char *type = ap_auth_type(r);
     const char *user;
+    rts_claim_verdict_t verdict;
     json_t *v;
 
     if (!type || strcasecmp(type, AUTH_TYPE)) {
@@ -231,19 +234,34 @@ static int rts_hook_check_authn(request_rec *r)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (st->outcome.kind == RTS_OUT_DENY && action == RTS_UNAUTH_PASS) {
+        st->anonymous = 1;
+        ap_set_module_config(r->request_config, &rtsession_module, st);
         return rts_req_pass_anonymous(r, &st->outcome);
     }
     if (st->outcome.kind != RTS_OUT_PASS) {
         return rts_req_respond(r, &st->outcome);
     }
     v = st->outcome.claims ? json_object_get(st->outcome.claims, rts_config_user_claim(dc)) : NULL;
-    user = json_is_string(v) ? json_string_value(v) : NULL;
-    if (!user || !*user) {
+    verdict = rts_claim_value(r->pool, v, RTS_CLAIM_AS_USER, &user);
+    if (verdict == RTS_CLAIM_ABSENT || verdict == RTS_CLAIM_NOT_STRING) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "[rid %s] " RTSLOGNO(10316) "the ID token has no string claim '%s' for "
                       "REMOTE_USER (RTSessionUserClaim)", rts_req_log_id(r),
                       rts_config_user_claim(dc));
-        return HTTP_FORBIDDEN;
+        return rts_req_error_page(r, HTTP_FORBIDDEN, "you are logged in, but your account has "
+                                  "no user name this part of the site can use; please contact "
+                                  "its administrator");
+    }
+    if (verdict != RTS_CLAIM_OK) {
+        /* the same rule as at login (rts_claim.h); the value itself is never logged */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "[rid %s] " RTSLOGNO(10330) "the ID token's claim '%s' for REMOTE_USER "
+                      "(RTSessionUserClaim) %s (at most %d bytes without control "
+                      "characters): request refused", rts_req_log_id(r),
+                      rts_config_user_claim(dc), rts_claim_verdict_text(verdict),
+                      RTS_CLAIM_USER_MAX);
+        return rts_req_error_page(r, HTTP_FORBIDDEN, "your account's user name cannot be used "
+                                  "by this site; please contact its administrator");
     }
     r->user = apr_pstrdup(r->pool, user);
     r->ap_auth_type = (char *)AUTH_TYPE;
@@ -265,6 +283,11 @@ static int rts_hook_fixups(request_rec *r)
     dc = rts_config_dir(r);
     rts_req_scrub(r, sc, dc);
     st = ap_get_module_config(r->request_config, &rtsession_module);
+    if (st && st->anonymous && r->user && !*r->user) {
+        /* authorization is over: "" only satisfied Require valid-user; the backend must see
+         * no REMOTE_USER rather than an empty one */
+        r->user = NULL;
+    }
     if (st && st->outcome.kind == RTS_OUT_PASS && st->outcome.session) {
         rts_req_inject(r, dc, &st->outcome);
         rts_authz_set_env(r, st->outcome.claims);

@@ -4,6 +4,9 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
+#include <apr_uri.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <http_core.h>
 #include "mod_rtsession_private.h"
@@ -50,6 +53,16 @@ void *rts_config_create_srv(apr_pool_t *p, server_rec *s)
 #define MERGE_PTR(f) n->f = add->f ? add->f : base->f
 #define MERGE_VAL(f) n->f = add->f != RTS_UNSET ? add->f : base->f
 
+/* Lists of names are concatenated: a virtual host's unions include the main server's names. */
+static apr_array_header_t *merge_names(apr_pool_t *p, apr_array_header_t *base,
+                                       apr_array_header_t *add)
+{
+    if (!base || !add) {
+        return base ? base : add;
+    }
+    return apr_array_append(p, base, add);
+}
+
 void *rts_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 {
     rts_srv_conf_t *base = basev, *add = addv;
@@ -79,6 +92,8 @@ void *rts_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_VAL(logout_at_provider);
     MERGE_VAL(revoke_at_logout);
     MERGE_PTR(backchannel_path);
+    n->identity_headers = merge_names(p, base->identity_headers, add->identity_headers);
+    n->user_claims = merge_names(p, base->user_claims, add->user_claims);
     /* core, callback_path, store, http, provider are built later, per server */
     return n;
 }
@@ -154,6 +169,22 @@ static int is_token(const char *s)
 static int is_url(const char *s)
 {
     return (!strncmp(s, "https://", 8) || !strncmp(s, "http://", 7)) && !strpbrk(s, " \t\r\n#");
+}
+
+/* Remembers a name set in a server's sections for the server-wide unions built at post_config;
+ * a value from .htaccess (read per request, in the request's pool) only applies where it is. */
+static void remember_name(cmd_parms *cmd, int user_claim, const char *name)
+{
+    rts_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &rtsession_module);
+    apr_array_header_t **list = user_claim ? &sc->user_claims : &sc->identity_headers;
+
+    if (cmd->pool != cmd->server->process->pconf) {
+        return;
+    }
+    if (!*list) {
+        *list = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(*list, const char *) = name;
 }
 
 static const char *check_header_name(cmd_parms *cmd, const char *name)
@@ -480,6 +511,7 @@ static const char *set_unauth_action(cmd_parms *cmd, void *dcv, const char *arg)
 static const char *set_user_claim(cmd_parms *cmd, void *dcv, const char *arg)
 {
     ((rts_dir_conf_t *)dcv)->user_claim = arg;
+    remember_name(cmd, 1, arg);
     return NULL;
 }
 
@@ -488,6 +520,9 @@ static const char *set_user_header(cmd_parms *cmd, void *dcv, const char *arg)
     const char *err = strcasecmp(arg, "off") ? check_header_name(cmd, arg) : NULL;
 
     ((rts_dir_conf_t *)dcv)->user_header = strcasecmp(arg, "off") ? arg : "";
+    if (!err && strcasecmp(arg, "off")) {
+        remember_name(cmd, 0, arg);
+    }
     return err;
 }
 
@@ -496,6 +531,9 @@ static const char *set_at_header(cmd_parms *cmd, void *dcv, const char *arg)
     const char *err = strcasecmp(arg, "off") ? check_header_name(cmd, arg) : NULL;
 
     ((rts_dir_conf_t *)dcv)->at_header = strcasecmp(arg, "off") ? arg : "";
+    if (!err && strcasecmp(arg, "off")) {
+        remember_name(cmd, 0, arg);
+    }
     return err;
 }
 
@@ -515,6 +553,7 @@ static const char *add_claim_header(cmd_parms *cmd, void *dcv, const char *heade
     ch = apr_array_push(dc->claim_headers);
     ch->header = header;
     ch->claim = claim;
+    remember_name(cmd, 0, header);
     return NULL;
 }
 
@@ -584,10 +623,43 @@ const command_rec rts_directives[] = {
 
 /* ---- startup checks and translation ---- */
 
+/* "app.example.test (<VirtualHost *:443> at /etc/apache2/sites-enabled/app.conf:1)": the
+ * name and the address the admin wrote. s->port is 0 unless ServerName names a port. */
 static const char *server_label(apr_pool_t *p, server_rec *s)
 {
-    return apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname : "(main)",
-                        (unsigned)s->port);
+    const char *name = s->server_hostname ? s->server_hostname : "(unnamed)";
+
+    if (s->is_virtual && s->addrs) {
+        return apr_psprintf(p, "%s (<VirtualHost %s:%s> at %s:%d)", name,
+                            s->addrs->virthost ? s->addrs->virthost : "*",
+                            s->addrs->host_port ? apr_itoa(p, s->addrs->host_port) : "*",
+                            s->defn_name ? s->defn_name : "?", s->defn_line_number);
+    }
+    return apr_psprintf(p, "%s (main server)", name);
+}
+
+/* An http:// provider would carry the client secret, codes and tokens in clear: only a
+ * provider on this machine (loopback) may be reached that way. */
+static int url_clear_and_remote(apr_pool_t *p, const char *url)
+{
+    apr_uri_t u;
+    struct in_addr v4;
+    struct in6_addr v6;
+
+    if (strncasecmp(url, "http://", 7)) {
+        return 0;
+    }
+    if (apr_uri_parse(p, url, &u) != APR_SUCCESS || !u.hostname) {
+        return 1;
+    }
+    /* address literals only (and localhost): "127.0.0.1.example.com" is a remote name */
+    if (inet_pton(AF_INET, u.hostname, &v4) == 1) {
+        return (ntohl(v4.s_addr) >> 24) != 127;
+    }
+    if (inet_pton(AF_INET6, u.hostname, &v6) == 1) {
+        return !IN6_IS_ADDR_LOOPBACK(&v6);
+    }
+    return strcasecmp(u.hostname, "localhost") != 0;
 }
 
 static const char *derived_issuer(apr_pool_t *p, const rts_srv_conf_t *sc)
@@ -634,6 +706,15 @@ int rts_config_check(apr_pool_t *p, server_rec *s)
                          server_label(p, s), DISCOVERY_SUFFIX);
             n++;
         }
+        if (sc->metadata_url && url_clear_and_remote(p, sc->metadata_url)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                         RTSLOGNO(10305) "server %s: RTSessionProviderMetadataURL %s is http:// "
+                         "on a host other than this machine: the client secret, codes and tokens "
+                         "would cross the network in clear; use the provider's https:// URL "
+                         "(http:// is accepted on loopback only)", server_label(p, s),
+                         sc->metadata_url);
+            n++;
+        }
         if (sc->http_timeout != RTS_UNSET && sc->memcached_timeout != RTS_UNSET
             && sc->memcached_timeout > sc->http_timeout) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, s,
@@ -653,13 +734,41 @@ static apr_status_t wipe_secrets(void *data)
     return APR_SUCCESS;
 }
 
+/* Adds the names of list not yet in u (header names compare case-insensitively). */
+static void union_add(apr_array_header_t *u, const apr_array_header_t *list, int nocase)
+{
+    int i, j;
+
+    for (i = 0; list && i < list->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(list, i, const char *);
+        for (j = 0; j < u->nelts; j++) {
+            const char *have = APR_ARRAY_IDX(u, j, const char *);
+            if (nocase ? !strcasecmp(have, name) : !strcmp(have, name)) {
+                break;
+            }
+        }
+        if (j == u->nelts) {
+            APR_ARRAY_PUSH(u, const char *) = name;
+        }
+    }
+}
+
 int rts_config_build(apr_pool_t *p, server_rec *s)
 {
+    apr_array_header_t *headers = apr_array_make(p, 8, sizeof(const char *));
+    server_rec *first = s;
+
+    APR_ARRAY_PUSH(headers, const char *) = DEFAULT_USER_HEADER;
     for (; s; s = s->next) {
+        union_add(headers, rts_config_srv(s)->identity_headers, 1);
+    }
+    for (s = first; s; s = s->next) {
         rts_srv_conf_t *sc = rts_config_srv(s);
         rts_config_t *c;
+        apr_array_header_t *claims;
         int i;
 
+        sc->scrub_names = headers;
         if (!sc->enabled) {
             continue;
         }
@@ -708,13 +817,19 @@ int rts_config_build(apr_pool_t *p, server_rec *s)
         apr_pool_cleanup_register(p, c->secrets, wipe_secrets, apr_pool_cleanup_null);
         for (i = 0; i < sc->secrets->nelts; i++) {
             rts_secret_t *sec = apr_array_push(c->secrets);
-            if (rts_secret_derive(p, APR_ARRAY_IDX(sc->secrets, i, const char *), sec)
-                != APR_SUCCESS) {
+            if (rts_secret_derive(p, APR_ARRAY_IDX(sc->secrets, i, const char *), c->issuer,
+                                  c->client_id, sec) != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
                              RTSLOGNO(10304) "deriving keys from RTSessionSecret failed");
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
         }
+        /* this server's user claims (its sections and the main server's; sub by default) */
+        claims = apr_array_make(p, 4, sizeof(const char *));
+        APR_ARRAY_PUSH(claims, const char *) = DEFAULT_USER_CLAIM;
+        union_add(claims, sc->user_claims, 0);
+        APR_ARRAY_PUSH(claims, const char *) = NULL;
+        c->user_claims = (const char *const *)claims->elts;
         sc->core = c;
         sc->callback_path = rts_flow_callback_path(p, c);
     }

@@ -35,9 +35,16 @@ typedef struct rts_srv_conf_t {
     int logout_at_provider;            /* RTS_UNSET, 0 or 1 */
     int revoke_at_logout;
     const char *backchannel_path;      /* NULL: no back-channel logout endpoint */
+    /* read from the sections of this server (not .htaccess), for the unions below */
+    apr_array_header_t *identity_headers;  /* of const char *: user, claim, token headers */
+    apr_array_header_t *user_claims;       /* of const char *: RTSessionUserClaim values */
     /* built at post_config */
     rts_config_t *core;
     const char *callback_path;
+    /* every identity header configured anywhere (all servers and sections, and the default
+     * user header): a client-sent copy is removed from every request of a server that uses
+     * the module, whatever applies to its location */
+    const apr_array_header_t *scrub_names;
     /* per child */
     rts_store_t *store;
     rts_http_t *http;

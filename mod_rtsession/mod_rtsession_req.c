@@ -9,11 +9,9 @@
 #include "mod_rtsession_req.h"
 #include "mod_rtsession_status.h"
 #include "rts_log.h"
+#include "rts_claim.h"
 #include "rts_cookie.h"
-#include "rts_json.h"
 #include "rts_logout.h"
-
-#define MAX_HEADER_VALUE 8192
 
 /* ---- log sinks: the core's levels are APLOG numbers ---- */
 
@@ -182,14 +180,23 @@ int rts_req_respond(request_rec *r, const rts_outcome_t *out)
         apr_table_setn(r->err_headers_out, "Retry-After",
                        apr_itoa(r->pool, out->retry_after));
     }
-    ap_custom_response(r, out->http_status,
+    /* the user's terms only (out->message); URLs, addresses and errors stay in the log line,
+     * which the reference finds */
+    return rts_req_error_page(r, out->http_status, out->message);
+}
+
+int rts_req_error_page(request_rec *r, int status, const char *message)
+{
+    char *text = message ? apr_pstrcat(r->pool, message, ".", NULL)
+                         : apr_pstrdup(r->pool, "An error occurred.");
+
+    text[0] = (char)apr_toupper(text[0]);   /* the core's messages read as clauses */
+    ap_custom_response(r, status,
         apr_psprintf(r->pool, "<!DOCTYPE html><html><head><title>%s</title></head><body>"
                      "<h1>%s</h1><p>%s</p><p>Reference: %s</p></body></html>\n",
-                     status_title(out->http_status), status_title(out->http_status),
-                     ap_escape_html(r->pool, out->result.description
-                                             ? out->result.description : "An error occurred."),
+                     status_title(status), status_title(status), ap_escape_html(r->pool, text),
                      ap_escape_html(r->pool, rts_req_log_id(r))));
-    return out->http_status;
+    return status;
 }
 
 int rts_req_pass_anonymous(request_rec *r, const rts_outcome_t *out)
@@ -204,7 +211,8 @@ int rts_req_pass_anonymous(request_rec *r, const rts_outcome_t *out)
     if (out->set_cookies->nelts) {
         apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     }
-    /* "" satisfies Require valid-user without naming anyone; no identity is injected */
+    /* "" satisfies Require valid-user without naming anyone; no identity is injected, and the
+     * fixups hook unsets it again so that the backend sees no REMOTE_USER at all */
     r->user = "";
     r->ap_auth_type = "rtsession";
     return OK;
@@ -226,21 +234,43 @@ static int header_name_matches(const char *a, const char *b)
 }
 
 typedef struct {
-    const char *names[64];
-    int n;
+    const apr_array_header_t *server;  /* every name configured in the server's sections */
+    const rts_dir_conf_t *dc;          /* this location's (may come from .htaccess) */
     apr_array_header_t *doomed;
 } scrub_t;
 
-static int scrub_visit(void *baton, const char *key, const char *value)
+static int dir_names_match(const rts_dir_conf_t *dc, const char *key)
 {
-    scrub_t *sc = baton;
     int i;
 
-    for (i = 0; i < sc->n; i++) {
-        if (header_name_matches(key, sc->names[i])) {
-            APR_ARRAY_PUSH(sc->doomed, const char *) = key;
-            break;
+    if (*rts_config_user_header(dc) && header_name_matches(key, rts_config_user_header(dc))) {
+        return 1;
+    }
+    if (*rts_config_at_header(dc) && header_name_matches(key, rts_config_at_header(dc))) {
+        return 1;
+    }
+    for (i = 0; dc->claim_headers && i < dc->claim_headers->nelts; i++) {
+        if (header_name_matches(key, APR_ARRAY_IDX(dc->claim_headers, i,
+                                                   rts_claim_header_t).header)) {
+            return 1;
         }
+    }
+    return 0;
+}
+
+static int scrub_visit(void *baton, const char *key, const char *value)
+{
+    scrub_t *st = baton;
+    int i;
+
+    for (i = 0; st->server && i < st->server->nelts; i++) {
+        if (header_name_matches(key, APR_ARRAY_IDX(st->server, i, const char *))) {
+            APR_ARRAY_PUSH(st->doomed, const char *) = key;
+            return 1;
+        }
+    }
+    if (dir_names_match(st->dc, key)) {
+        APR_ARRAY_PUSH(st->doomed, const char *) = key;
     }
     return 1;
 }
@@ -251,22 +281,12 @@ void rts_req_scrub(request_rec *r, const rts_srv_conf_t *sc, const rts_dir_conf_
     const char *cookie;
     int i;
 
-    st.n = 0;
+    st.server = sc->scrub_names;
+    st.dc = dc;
     st.doomed = apr_array_make(r->pool, 2, sizeof(const char *));
-    if (*rts_config_user_header(dc)) {
-        st.names[st.n++] = rts_config_user_header(dc);
-    }
-    if (*rts_config_at_header(dc)) {
-        st.names[st.n++] = rts_config_at_header(dc);
-    }
-    for (i = 0; dc->claim_headers && i < dc->claim_headers->nelts && st.n < 64; i++) {
-        st.names[st.n++] = APR_ARRAY_IDX(dc->claim_headers, i, rts_claim_header_t).header;
-    }
-    if (st.n) {
-        apr_table_do(scrub_visit, &st, r->headers_in, NULL);
-        for (i = 0; i < st.doomed->nelts; i++) {
-            apr_table_unset(r->headers_in, APR_ARRAY_IDX(st.doomed, i, const char *));
-        }
+    apr_table_do(scrub_visit, &st, r->headers_in, NULL);
+    for (i = 0; i < st.doomed->nelts; i++) {
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(st.doomed, i, const char *));
     }
     /* the module's own cookies never reach the backend */
     cookie = apr_table_get(r->headers_in, "Cookie");
@@ -290,50 +310,14 @@ void rts_req_scrub(request_rec *r, const rts_srv_conf_t *sc, const rts_dir_conf_
     }
 }
 
-/* A claim as one header line: strings as they are, arrays comma-joined, other JSON as text;
- * control characters removed so no value can split the header. */
-static const char *claim_value(apr_pool_t *p, const json_t *v)
-{
-    const char *text = NULL;
-    char *clean, *c;
-
-    if (json_is_string(v)) {
-        text = json_string_value(v);
-    }
-    else if (json_is_array(v)) {
-        size_t i;
-        const json_t *item;
-        json_array_foreach(v, i, item) {
-            const char *t = claim_value(p, item);
-            if (t) {
-                text = text ? apr_pstrcat(p, text, ",", t, NULL) : t;
-            }
-        }
-    }
-    else if (json_is_integer(v)) {          /* iat, exp, auth_time: no serializer per request */
-        text = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
-    }
-    else if (json_is_boolean(v)) {
-        text = json_is_true(v) ? "true" : "false";
-    }
-    else if (v && !json_is_null(v)) {
-        text = rts_json_dump(p, v, NULL);
-    }
-    if (!text || strlen(text) > MAX_HEADER_VALUE) {
-        return NULL;
-    }
-    clean = apr_pstrdup(p, text);
-    for (c = clean; *c; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-            *c = ' ';
-        }
-    }
-    return clean;
-}
-
+/* A claim as one header/environment value: the core's one rule (rts_claim.h) neutralises
+ * control characters and drops over-long values. */
 const char *rts_req_claim_value(apr_pool_t *p, const json_t *v)
 {
-    return claim_value(p, v);
+    const char *text;
+
+    rts_claim_value(p, v, RTS_CLAIM_AS_TEXT, &text);
+    return text;
 }
 
 void rts_req_inject(request_rec *r, const rts_dir_conf_t *dc, const rts_outcome_t *out)
@@ -341,6 +325,7 @@ void rts_req_inject(request_rec *r, const rts_dir_conf_t *dc, const rts_outcome_
     const char *name;
     int i;
 
+    /* r->user passed the user-name rule at check_authn */
     if (*(name = rts_config_user_header(dc)) && r->user) {
         apr_table_setn(r->headers_in, name, r->user);
     }
@@ -349,7 +334,7 @@ void rts_req_inject(request_rec *r, const rts_dir_conf_t *dc, const rts_outcome_
     }
     for (i = 0; dc->claim_headers && out->claims && i < dc->claim_headers->nelts; i++) {
         const rts_claim_header_t *ch = &APR_ARRAY_IDX(dc->claim_headers, i, rts_claim_header_t);
-        const char *v = claim_value(r->pool, json_object_get(out->claims, ch->claim));
+        const char *v = rts_req_claim_value(r->pool, json_object_get(out->claims, ch->claim));
         if (v) {
             apr_table_setn(r->headers_in, ch->header, v);
         }

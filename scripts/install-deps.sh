@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential autoconf automake libtool autoconf-archive pkg-config
       apache2 apache2-dev libapr1-dev libaprutil1-dev libcurl4-openssl-dev libssl-dev
       libjansson-dev libmemcached-dev libmemcached-tools memcached check valgrind clang
-      python3-pytest python3-requests python3-cryptography wrk apache2-utils)
+      python3-pytest python3-requests python3-cryptography wrk apache2-utils
+      glewlwyd)   # an independently written OpenID Provider (test_330_independent_op.py)
 # An existing node/npm (e.g. Node 20 from elsewhere) is kept; Debian's only if none.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)
@@ -51,14 +52,14 @@ fi
 # apt starts the services on install: the tests start their own on free ports, so stop
 # these and keep them from coming back at boot.
 if [[ $(id -u) -eq 0 ]] && command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
-  for svc in apache2 memcached; do
+  for svc in apache2 memcached glewlwyd; do
     if systemctl is-enabled --quiet "$svc" 2>/dev/null || systemctl is-active --quiet "$svc" 2>/dev/null; then
       systemctl disable --now --quiet "$svc" 2>/dev/null || true
     fi
   done
 elif [[ $(id -u) -eq 0 ]]; then
   # No systemd (containers): the init scripts, if they left something running.
-  for svc in apache2 memcached; do
+  for svc in apache2 memcached glewlwyd; do
     [[ -x /etc/init.d/$svc ]] && /etc/init.d/$svc status >/dev/null 2>&1 && /etc/init.d/$svc stop >/dev/null 2>&1 || true
   done
 fi

@@ -49,6 +49,9 @@ struct rts_config_t {
     int logout_at_provider;            /* RP-initiated logout when end_session_endpoint exists */
     int revoke_at_logout;              /* RFC 7009 revocation when revocation_endpoint exists */
     const char *backchannel_path;      /* back-channel logout endpoint; NULL: none (no index) */
+    /* every RTSessionUserClaim of the server's configuration (and the default, sub),
+     * NULL-terminated: a login whose ID token carries one of them unusable is refused */
+    const char *const *user_claims;
 };
 
 #endif

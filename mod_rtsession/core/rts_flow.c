@@ -7,6 +7,7 @@
 #include "rts_claims_memo.h"
 #include "rts_backchannel.h"
 #include "rts_config.h"
+#include "rts_claim.h"
 #include "rts_cookie.h"
 #include "rts_json.h"
 #include "rts_lifetime.h"
@@ -91,6 +92,7 @@ static apr_status_t out_error(rts_ctx_t *ctx, rts_outcome_t *out, int status, co
 {
     out->kind = RTS_OUT_ERROR;
     out->http_status = status;
+    out->message = description;
     if (!out->result.error) {
         out->result.error = error;
     }
@@ -323,6 +325,19 @@ static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_out
             break;
         }
     }
+    if (rv == RTS_ETOOLARGE) {
+        /* the reader refuses such a record: storing it would loop the browser through logins */
+        out->result.status = rv;
+        out->result.description = apr_psprintf(ctx->pool, "the session record would exceed "
+            "%d bytes (ID token %" APR_SIZE_T_FMT ", access token %" APR_SIZE_T_FMT
+            ", refresh token %" APR_SIZE_T_FMT " bytes); ask the provider for smaller tokens "
+            "(fewer claims or groups in them)", RTS_SESSION_MAX_PLAIN,
+            strlen(tokens->id_token), strlen(tokens->access_token),
+            tokens->refresh_token ? strlen(tokens->refresh_token) : 0);
+        return callback_error(ctx, req, out, 500, "session_too_large",
+                              "your login could not be completed: the identity provider's "
+                              "answer is too large for this site", 1);
+    }
     if (rv != APR_SUCCESS) {
         return callback_error(ctx, req, out, 503, "store_unavailable",
                               "the session store is unavailable", 1);
@@ -356,7 +371,7 @@ apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome
     json_t *claims;
     apr_time_t started;
     apr_status_t rv;
-    int sealed;
+    int sealed, i;
 
     out_init(ctx, out);
     if (rts_form_parse(ctx->pool, req->query ? req->query : "", &params) != APR_SUCCESS) {
@@ -459,6 +474,21 @@ apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome
         return callback_error(ctx, req, out, rv == RTS_EBADTOKEN || rv == RTS_ENOKEY ? 403 : 502,
                               "invalid_id_token", "the identity provider's ID token was rejected",
                               1);
+    }
+    for (i = 0; ctx->cfg->user_claims && ctx->cfg->user_claims[i]; i++) {
+        const char *name = ctx->cfg->user_claims[i], *user;
+        rts_claim_verdict_t verdict = rts_claim_value(ctx->pool, json_object_get(claims, name),
+                                                      RTS_CLAIM_AS_USER, &user);
+        /* absent: the locations that name it answer 403; anything else would be a user name
+         * that cannot be passed on safely */
+        if (verdict != RTS_CLAIM_OK && verdict != RTS_CLAIM_ABSENT) {
+            out->result.description = apr_psprintf(ctx->pool, "the ID token's claim '%s' "
+                "(RTSessionUserClaim) %s (at most %d bytes without control characters)", name,
+                rts_claim_verdict_text(verdict), RTS_CLAIM_USER_MAX);
+            return callback_error(ctx, req, out, 403, "unusable_user",
+                                  "your account's user name cannot be used by this site; "
+                                  "please contact its administrator", 1);
+        }
     }
     /* single use, written only now: a write needs a login the provider completed, so no
      * anonymous flood reaches the store; two concurrent callbacks of one state (which the

@@ -35,6 +35,8 @@ typedef struct rts_outcome_t {
     rts_session_t *session;
     json_t *claims;
     int retry_after;                   /* seconds, 0 for none */
+    const char *message;               /* an error page's text, in the user's terms; the
+                                        * details (result) go to the log only */
     rts_result_t result;
 } rts_outcome_t;
 

@@ -4,6 +4,7 @@
 #include <apr_thread_mutex.h>
 #include "rts.h"
 #include "rts_provider.h"
+#include "rts_claim.h"
 #include "rts_config.h"
 #include "rts_http.h"
 #include "rts_json.h"
@@ -143,9 +144,13 @@ apr_status_t rts_provider_parse_meta(apr_pool_t *p, const char *body, apr_size_t
     m = apr_pcalloc(p, sizeof(*m));
     m->issuer = rts_json_str(o, "issuer");
     if (!m->issuer || strcmp(m->issuer, expected_issuer)) {
+        const char *sent;   /* the provider's value, through the one rule for foreign text */
+        rts_claim_value(p, json_object_get(o, "issuer"), RTS_CLAIM_AS_TEXT, &sent);
         return rts_result_set(res, p, RTS_EUPSTREAM, 502, "issuer_mismatch",
-                              "the discovery document's issuer does not equal the configured "
-                              "issuer %s", expected_issuer);
+                              "the discovery document names the issuer '%.300s', not the "
+                              "configured issuer %s (RTSessionIssuer, or the metadata URL "
+                              "without /.well-known/openid-configuration)",
+                              sent ? sent : "(none)", expected_issuer);
     }
     m->authorization_endpoint = rts_json_str(o, "authorization_endpoint");
     m->token_endpoint = rts_json_str(o, "token_endpoint");

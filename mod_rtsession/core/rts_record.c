@@ -7,18 +7,41 @@
 #include "rts_crypto.h"
 #include "rts_util.h"
 
-apr_status_t rts_secret_derive(apr_pool_t *p, const char *secret, rts_secret_t *out)
+/* HKDF info: label || 0x00 || issuer || 0x00 || client_id. Neither the issuer nor the client id
+ * holds a NUL, so two different pairs never give the same info. */
+static const char *derive_info(apr_pool_t *p, const char *label, const char *issuer,
+                               const char *client_id, apr_size_t *plen)
+{
+    apr_size_t ll = strlen(label), il = strlen(issuer), cl = strlen(client_id);
+    char *info = apr_palloc(p, ll + il + cl + 2);
+
+    memcpy(info, label, ll);
+    info[ll] = '\0';
+    memcpy(info + ll + 1, issuer, il);
+    info[ll + 1 + il] = '\0';
+    memcpy(info + ll + 2 + il, client_id, cl);
+    *plen = ll + il + cl + 2;
+    return info;
+}
+
+apr_status_t rts_secret_derive(apr_pool_t *p, const char *secret, const char *issuer,
+                               const char *client_id, rts_secret_t *out)
 {
     static const char salt[] = "mod_rtsession";
-    static const char info_id[] = "store key naming";
-    static const char info_seal[] = "record sealing";
+    const char *info_id, *info_seal;
+    apr_size_t id_len, seal_len;
     apr_status_t rv;
 
-    rv = rts_hkdf_sha256(secret, strlen(secret), salt, sizeof(salt) - 1, info_id,
-                         sizeof(info_id) - 1, out->key_id, sizeof(out->key_id));
+    if (!issuer || !client_id) {
+        return APR_EINVAL;
+    }
+    info_id = derive_info(p, "store key naming", issuer, client_id, &id_len);
+    info_seal = derive_info(p, "record sealing", issuer, client_id, &seal_len);
+    rv = rts_hkdf_sha256(secret, strlen(secret), salt, sizeof(salt) - 1, info_id, id_len,
+                         out->key_id, sizeof(out->key_id));
     if (rv == APR_SUCCESS) {
         rv = rts_hkdf_sha256(secret, strlen(secret), salt, sizeof(salt) - 1, info_seal,
-                             sizeof(info_seal) - 1, out->key_seal, sizeof(out->key_seal));
+                             seal_len, out->key_seal, sizeof(out->key_seal));
     }
     if (rv == APR_SUCCESS) {
         rv = rts_hmac_key_create(p, out->key_id, sizeof(out->key_id), &out->mac_id);

@@ -9,9 +9,15 @@
 #include <apr_pools.h>
 #include "rts_config.h"
 
-/* The keys of one configured secret (HKDF-SHA256 with the module's salt and labels), prepared
- * for per-request use; the prepared keys live as long as p. */
-apr_status_t rts_secret_derive(apr_pool_t *p, const char *secret, rts_secret_t *out);
+/* The keys of one configured secret for one client of one provider (HKDF-SHA256 with the
+ * module's salt; the info is a label, the issuer and the client id), prepared for per-request
+ * use; the prepared keys live as long as p. Every record (sessions, pending logins, the
+ * back-channel index) is named and sealed under these keys, so two virtual hosts or two client
+ * ids that share RTSessionSecret and memcached neither find nor open each other's records: a
+ * cookie of one client is an unknown session at the other. Derived once per server at startup:
+ * no cost per request. */
+apr_status_t rts_secret_derive(apr_pool_t *p, const char *secret, const char *issuer,
+                               const char *client_id, rts_secret_t *out);
 
 /* prefix + base64url(HMAC-SHA256(secret.key_id, message)); NULL on failure. */
 const char *rts_record_key(apr_pool_t *p, const rts_secret_t *secret, const char *prefix,

@@ -79,6 +79,9 @@ apr_status_t rts_session_seal(apr_pool_t *p, const rts_config_t *cfg, rts_sessio
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    if (plain_len > RTS_SESSION_MAX_PLAIN) {
+        return RTS_ETOOLARGE;   /* rts_session_open would refuse it: never write it */
+    }
     /* bound to the cookie: memcached and the module secret without the cookie open nothing */
     return rts_record_seal(p, s->secret, s->id, SEAL_INFO, s->store_key, plain, plain_len,
                            pval, plen);

@@ -43,7 +43,9 @@ const char *rts_session_store_key(apr_pool_t *p, const rts_secret_t *secret, con
 /* Checks the shape of a cookie value (43 base64url characters) before any store access. */
 int rts_session_id_valid(const char *id);
 
-/* Serializes and seals (under the session's secret, or secrets[0] when none). */
+/* Serializes and seals (under the session's secret, or secrets[0] when none). RTS_ETOOLARGE
+ * when the plaintext exceeds RTS_SESSION_MAX_PLAIN, the bound rts_session_open enforces (also
+ * from rts_session_add and rts_session_cas). */
 apr_status_t rts_session_seal(apr_pool_t *p, const rts_config_t *cfg, rts_session_t *s,
                               const char **pval, apr_size_t *plen);
 /* Opens and parses a sealed record read under store_key. RTS_EBADTOKEN when it does not open or

@@ -24,6 +24,8 @@ N_HTTPD_PORTS = 6   # the OP must know every redirect_uri before it starts
 def pytest_configure(config):
     config.addinivalue_line("markers", "mpm: also run under the worker and prefork MPMs "
                                        "(scripts/test.sh)")
+    config.addinivalue_line("markers", "independent_op: against an OpenID Provider written "
+                                       "independently of this project (Glewlwyd, test_330)")
 
 
 @pytest.fixture(scope="session")

@@ -168,24 +168,16 @@ def test_drop_after_forward(fp, upstream):
     assert fp.requests[0]["upstream_status"] == 200
 
 
-def test_reset_before_forward(fp, upstream):
-    fp.fault("/token", "reset_before_forward")
+@pytest.mark.parametrize("mode,forwarded", [("reset_before_forward", False),
+                                             ("reset_after_forward", True)])
+def test_reset(fp, upstream, mode, forwarded):
+    fp.fault("/token", mode)
     s = raw_request(fp.port, "POST", "/token", b"x=1")
     with pytest.raises(ConnectionResetError):
         read_all(s)
     s.close()
-    assert upstream.seen == []
-    assert fp.requests[0]["upstream_status"] is None
-
-
-def test_reset_after_forward(fp, upstream):
-    fp.fault("/token", "reset_after_forward")
-    s = raw_request(fp.port, "POST", "/token", b"x=1")
-    with pytest.raises(ConnectionResetError):
-        read_all(s)
-    s.close()
-    assert upstream.seen == [("POST", "/token", b"x=1")]
-    assert fp.requests[0]["upstream_status"] == 200
+    assert upstream.seen == ([("POST", "/token", b"x=1")] if forwarded else [])
+    assert fp.requests[0]["upstream_status"] == (200 if forwarded else None)
 
 
 def test_status_after_forward_keeps_connection(fp, upstream):

@@ -30,8 +30,10 @@ NEEDS_WT_REFRESH = pytest.mark.xfail(strict=True, reason="refresh outcome rules 
 
 
 @pytest.fixture
-def sessions(session_secret, ports):
-    return SessionReader(session_secret, ports["memcached"])
+def sessions(session_secret, ports, hostile):
+    # records are bound to the issuer and client id (rts_secret_derive): the hostile OP's
+    return SessionReader(session_secret, ports["memcached"], issuer=hostile.url,
+                         client_id=CLIENT_ID)
 
 
 def refresh_instance(hostile, httpd_for, make_config, leak_check, refresh_window=0):

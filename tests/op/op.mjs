@@ -114,6 +114,7 @@ if (heavyGroups > 0) {
   };
 }
 const USERS_BY_SUB = Object.fromEntries(Object.values(USERS).map((u) => [u.sub, u]));
+const DEMO_USERS = new Set(Object.keys(USERS));   // POST /admin/users adds others, never these
 
 // ---------- counters and token log ----------
 
@@ -458,6 +459,8 @@ const sha256 = (s) => crypto.createHash('sha256').update(s).digest();
 //                                    access_token_length, id_token_length, refresh_token_length}]
 //   POST /admin/revoke-grants {sub?} -> {revoked: n}  (every grant, or those of one user)
 //   GET  /admin/users            -> {alice: {sub, email, name, groups}, ...}
+//   POST /admin/users {username, password, sub, claims?} -> {username, sub}  adds (or replaces)
+//                                   a test user; its claims go out as the scopes allow
 //   POST /admin/sign {claims, header?} -> {jwt}  signed RS256 with the OP's own key (for
 //                                   back-channel logout tokens; header defaults to typ logout+jwt)
 
@@ -516,6 +519,20 @@ async function handleAdmin(req, res, url) {
     }
     case 'GET /admin/users':
       return send(res, 200, Object.fromEntries(Object.entries(USERS).map(([n, u]) => [n, { sub: u.sub, ...u.claims }])));
+    case 'POST /admin/users': {
+      // a test user with chosen claims (e.g. a name with a line break); the demo users stay
+      const { username, password, sub, claims } = await readJson(req);
+      if (typeof username !== 'string' || !/^[a-z0-9-]{1,32}$/.test(username) || DEMO_USERS.has(username)
+          || typeof password !== 'string' || typeof sub !== 'string' || !sub
+          || (claims !== undefined && (typeof claims !== 'object' || claims === null))) {
+        return send(res, 400, { error: 'expects {username (not a demo user), password, sub, claims?}' });
+      }
+      if (USERS[username]) delete USERS_BY_SUB[USERS[username].sub];
+      USERS[username] = { password, sub, claims: claims || {} };
+      USERS_BY_SUB[sub] = USERS[username];
+      log('admin: user', username, 'set');
+      return send(res, 200, { username, sub });
+    }
     default:
       return send(res, 404, { error: 'not_found' });
   }

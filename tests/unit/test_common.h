@@ -26,5 +26,6 @@ Suite *rts_suite_metrics(void);
 Suite *rts_suite_lifetime(void);
 Suite *rts_suite_logout(void);
 Suite *rts_suite_provider(void);
+Suite *rts_suite_identity(void);
 
 #endif

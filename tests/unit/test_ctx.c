@@ -62,7 +62,7 @@ test_env_t *test_env_create(apr_pool_t *p)
     c->cookie_name = "rtsession";
     c->secrets = apr_array_make(p, 1, sizeof(rts_secret_t));
     sec = apr_array_push(c->secrets);
-    ck_assert_int_eq(rts_secret_derive(p, secret, sec), APR_SUCCESS);
+    ck_assert_int_eq(rts_secret_derive(p, secret, c->issuer, c->client_id, sec), APR_SUCCESS);
     env->cfg = c;
     ck_assert_int_eq(rts_claims_memo_create(p, &env->claims_memo), APR_SUCCESS);
     return env;
@@ -113,6 +113,21 @@ rts_session_t *test_env_session(test_env_t *env, apr_interval_time_t at_in)
     ck_assert_int_eq(rts_session_add(ctx, s), APR_SUCCESS);
     ck_assert_int_eq(rts_session_load(ctx, s->id, &loaded), APR_SUCCESS);
     return loaded;
+}
+
+const char *test_outcome_cookie(apr_pool_t *p, const rts_outcome_t *out, const char *name)
+{
+    apr_size_t n = strlen(name);
+    int i;
+
+    for (i = 0; i < out->set_cookies->nelts; i++) {
+        const char *c = APR_ARRAY_IDX(out->set_cookies, i, const char *);
+        if (!strncmp(c, name, n) && c[n] == '=') {
+            const char *end = strchr(c, ';');
+            return apr_pstrmemdup(p, c + n + 1, (apr_size_t)(end - c - n - 1));
+        }
+    }
+    return NULL;
 }
 
 rts_req_t *test_env_request(test_env_t *env, const char *uri, const char *cookie,

@@ -37,6 +37,8 @@ void test_env_push_discovery(test_env_t *env);
 /* A session of "alice" (tokens AT1/RT1, generation 1) added to the store, whose access token
  * expires at_in from now (may be negative), as a request loads it (with its CAS unique). */
 rts_session_t *test_env_session(test_env_t *env, apr_interval_time_t at_in);
+/* The value of a cookie set by an outcome ("" when cleared), NULL when not set. */
+const char *test_outcome_cookie(apr_pool_t *p, const rts_outcome_t *out, const char *name);
 /* A GET of uri on https://rp.example.test with this Cookie header (or NULL). */
 rts_req_t *test_env_request(test_env_t *env, const char *uri, const char *cookie,
                             int navigation);

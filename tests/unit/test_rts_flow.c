@@ -27,20 +27,9 @@ static rts_req_t *request(const char *uri, const char *cookie, int navigation)
     return test_env_request(env, uri, cookie, navigation);
 }
 
-/* The value of a cookie set by an outcome ("" when cleared), NULL when not set. */
 static const char *set_cookie(const rts_outcome_t *out, const char *name)
 {
-    int i;
-
-    for (i = 0; i < out->set_cookies->nelts; i++) {
-        const char *c = APR_ARRAY_IDX(out->set_cookies, i, const char *);
-        apr_size_t n = strlen(name);
-        if (!strncmp(c, name, n) && c[n] == '=') {
-            const char *end = strchr(c, ';');
-            return apr_pstrmemdup(rts_test_pool, c + n + 1, (apr_size_t)(end - c - n - 1));
-        }
-    }
-    return NULL;
+    return test_outcome_cookie(rts_test_pool, out, name);
 }
 
 static const char *id_token(const char *nonce, const char *sub)

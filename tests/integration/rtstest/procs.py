@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from . import mc, paths
+from . import mc, paths, sessions
 from .ports import port_open
 from .wait import Timeout, wait_until
 
@@ -149,6 +149,7 @@ class OP(_Proc):
         was doing goes to the OP log first."""
         ensure_op_dependencies()
         self.config_path.write_text(json.dumps(self.config, indent=2))
+        sessions.DEFAULT_ISSUER = self.issuer   # what session records are bound to
 
         def up():
             self._check_alive()
@@ -213,6 +214,12 @@ class OP(_Proc):
 
     def users(self) -> dict:
         return self._ok(self.http.get(f"{self.url}/admin/users", timeout=HTTP_TIMEOUT)).json()
+
+    def add_user(self, username: str, password: str, sub: str, **claims) -> dict:
+        """Adds (or replaces) a test user whose claims may be hostile (POST /admin/users)."""
+        return self._ok(self.http.post(f"{self.url}/admin/users", timeout=HTTP_TIMEOUT,
+                                       json={"username": username, "password": password,
+                                             "sub": sub, "claims": claims})).json()
 
     def userinfo(self, access_token: str) -> requests.Response:
         """GET /me with the bearer token: 200 while valid, 401 once expired or revoked."""

@@ -1,7 +1,7 @@
 """Reads (and, for the benchmarks, writes) a session record the way the module stores it, so
 tests can see the generation and the tokens without any help from the module (and stage a stolen
 refresh token). Mirrors core/rts_session_codec.h (the binary plaintext), core/rts_record.c (the
-sealing) and the key derivation in mod_rtsession_config.c."""
+sealing) and the key derivation (rts_secret_derive, bound to the issuer and client id)."""
 import base64
 import hashlib
 import hmac
@@ -63,11 +63,25 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+# Records are bound to one client of one provider (rts_secret_derive): the harness's OP sets its
+# issuer here when it starts; "rts-test" is the client of the standard configuration.
+DEFAULT_ISSUER: str | None = None
+DEFAULT_CLIENT_ID = "rts-test"
+
+
+def _info(label: bytes, issuer: str, client_id: str) -> bytes:
+    return label + b"\0" + issuer.encode() + b"\0" + client_id.encode()
+
+
 class SessionReader:
-    def __init__(self, module_secret: str, memcached_port: int, host: str = "127.0.0.1"):
+    def __init__(self, module_secret: str, memcached_port: int, host: str = "127.0.0.1",
+                 issuer: str | None = None, client_id: str | None = None):
         secret = module_secret.encode()
-        self.key_id = _hkdf(secret, b"mod_rtsession", b"store key naming")
-        self.key_seal = _hkdf(secret, b"mod_rtsession", b"record sealing")
+        issuer = issuer or DEFAULT_ISSUER
+        client_id = client_id or DEFAULT_CLIENT_ID
+        assert issuer, "SessionReader: no issuer (start the OP first, or pass issuer=)"
+        self.key_id = _hkdf(secret, b"mod_rtsession", _info(b"store key naming", issuer, client_id))
+        self.key_seal = _hkdf(secret, b"mod_rtsession", _info(b"record sealing", issuer, client_id))
         self.addr = (host, memcached_port)
 
     def store_key(self, cookie: str) -> str:
