@@ -109,6 +109,23 @@ START_TEST(test_pending_login_of_one_client_unknown_to_another)
 }
 END_TEST
 
+/* The sealed pending-login cookie (issue 11 item 8) is bound the same way: one client's does
+ * not open at another sharing the secret. */
+START_TEST(test_pending_cookie_of_one_client_unknown_to_another)
+{
+    rts_pending_t *pd, *got;
+    const char *value;
+
+    ck_assert_int_eq(rts_authreq_new(rts_test_pool, "/app", env->now, &pd), APR_SUCCESS);
+    ck_assert_int_eq(rts_authreq_cookie_value(test_env_ctx(env), pd, &value), APR_SUCCESS);
+    ck_assert_int_eq(rts_authreq_cookie_open(ctx_for(config_for(TEST_ISSUER, "client-2")), value,
+                                             pd->state, &got), RTS_EBADTOKEN);
+    ck_assert_int_eq(rts_authreq_cookie_open(test_env_ctx(env), value, pd->state, &got),
+                     APR_SUCCESS);
+    ck_assert_str_eq(got->nonce, pd->nonce);
+}
+END_TEST
+
 START_TEST(test_cookie_of_app1_at_app2_starts_a_new_login)
 {
     rts_session_t *s = test_env_session(env, apr_time_from_sec(300));
@@ -231,7 +248,7 @@ static rts_outcome_t *login_with(const char *extra_claims, const char *access_to
     rts_outcome_t *started = apr_pcalloc(rts_test_pool, sizeof(*started));
     rts_outcome_t *out = apr_pcalloc(rts_test_pool, sizeof(*out));
     const test_key_t *keys[1];
-    const char *state, *nonce, *idt;
+    const char *state, *cookie, *nonce, *idt;
     apr_table_t *q;
     long now = (long)apr_time_sec(env->now);
 
@@ -241,10 +258,11 @@ static rts_outcome_t *login_with(const char *extra_claims, const char *access_to
     ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env),
                                            test_env_request(env, "/app", NULL, 1), started),
                      APR_SUCCESS);
-    state = set_cookie(started, "__Host-rtsession_login");
+    cookie = set_cookie(started, "__Host-rtsession_login");
     ck_assert_int_eq(rts_form_parse(rts_test_pool, strchr(started->location, '?') + 1, &q),
                      APR_SUCCESS);
     nonce = apr_table_get(q, "nonce");
+    state = apr_table_get(q, "state");   /* the cookie: the state and its sealed login */
     idt = test_jws_sign(rts_test_pool, key, NULL, apr_psprintf(rts_test_pool,
         "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"sub\":\"alice\","
         "\"nonce\":\"%s\",\"iat\":%ld,\"exp\":%ld%s%s}", nonce, now, now + 300,
@@ -259,7 +277,7 @@ static rts_outcome_t *login_with(const char *extra_claims, const char *access_to
     ck_assert_int_eq(rts_flow_callback(test_env_ctx(env),
         test_env_request(env, apr_pstrcat(rts_test_pool, "/rtsession/callback?code=c&state=",
                                           state, NULL),
-                         apr_pstrcat(rts_test_pool, "__Host-rtsession_login=", state, NULL), 1),
+                         apr_pstrcat(rts_test_pool, "__Host-rtsession_login=", cookie, NULL), 1),
         out), APR_SUCCESS);
     return out;
 }
@@ -334,7 +352,8 @@ START_TEST(test_login_refused_when_session_too_large)
     ck_assert_str_eq(out->result.error, "session_too_large");
     ck_assert_ptr_null(set_cookie(out, "__Host-rtsession"));       /* no cookie: no loop */
     ck_assert_str_eq(set_cookie(out, "__Host-rtsession_login"), "");
-    ck_assert_uint_eq(fake_store_size(env->fs), 0);
+    /* no session: the store holds only the login's consumed-state marker (issue 11 item 8) */
+    ck_assert_uint_eq(fake_store_size(env->fs), 1);
     ck_assert_ptr_null(strstr(out->message, "bytes"));              /* details: log only */
 }
 END_TEST
@@ -394,6 +413,7 @@ Suite *rts_suite_identity(void)
     tcase_add_test(tc, test_session_of_one_issuer_unknown_to_another);
     tcase_add_test(tc, test_binding_is_unambiguous);
     tcase_add_test(tc, test_pending_login_of_one_client_unknown_to_another);
+    tcase_add_test(tc, test_pending_cookie_of_one_client_unknown_to_another);
     tcase_add_test(tc, test_cookie_of_app1_at_app2_starts_a_new_login);
     tcase_add_test(tc, test_claim_user_name_rule);
     tcase_add_test(tc, test_claim_text_rule);
