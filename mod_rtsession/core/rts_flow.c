@@ -192,6 +192,15 @@ apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_out
         }
         return restart_login(ctx, req, out);
     }
+    if (rv == RTS_ESTOREGONE) {
+        /* Its memcached server has been down past RTSessionMemcachedDeadAfter: the session is
+         * taken as lost, as with a server that restarted empty; the new one lands elsewhere. */
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, rv,
+                       RTS_LOGNO(10005) "session %s is on a memcached server that has been down "
+                       "longer than RTSessionMemcachedDeadAfter; starting a new login",
+                       rts_log_fingerprint(ctx->pool, id));
+        return restart_login(ctx, req, out);
+    }
     if (rv != APR_SUCCESS) {
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
                        RTS_LOGNO(10004) "session store unavailable while loading a session");
@@ -273,15 +282,17 @@ static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     }
     s->created = rts_now(ctx);
     s->sid = rts_json_str(claims, "sid");
-    /* A fresh id at every login (no fixation); add never overwrites another session. */
-    for (attempt = 0; attempt < 2; attempt++) {
+    /* A fresh id at every login (no fixation); add never overwrites another session. An add
+     * refused before anything was sent (a server this child had not yet seen fail: its breaker
+     * is open now) is drawn again, and the next id lands on a live server. */
+    for (attempt = 0; attempt < 3; attempt++) {
         if ((rv = rts_session_new_id_placed(ctx, &s->id)) != APR_SUCCESS) {
             return rv;
         }
         s->secret = NULL;
         s->store_key = NULL;
         rv = rts_session_add(ctx, s);
-        if (rv != APR_EEXIST) {
+        if (rv != APR_EEXIST && rv != APR_ECONNREFUSED && rv != RTS_ESTOREDOWN) {
             break;
         }
     }

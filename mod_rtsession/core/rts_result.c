@@ -66,6 +66,7 @@ const char *rts_strerror(apr_pool_t *p, apr_status_t rv)
     case RTS_ESTORE:        return "session store failure";
     case RTS_ESTOREUNKNOWN: return "session store write outcome unknown";
     case RTS_ESTOREDOWN:    return "session store server failed fast (down or refused)";
+    case RTS_ESTOREGONE:    return "session store server down longer than its grace (records taken as lost)";
     default:
         return apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
     }

@@ -234,6 +234,48 @@ START_TEST(test_flow_store_down_is_503)
 }
 END_TEST
 
+/* A session on a memcached server down past RTSessionMemcachedDeadAfter is taken as lost: a
+ * navigation logs in again (cookie cleared), anything else gets 401; never a 503 for ever. */
+START_TEST(test_flow_store_gone_restarts_login)
+{
+    rts_outcome_t out;
+    const char *sid = logged_in();
+    const char *cookie = apr_pstrcat(rts_test_pool, "__Host-rtsession=", sid, NULL);
+
+    test_env_push_discovery(env);
+    fake_store_fail_next(env->fs, 1, FAKE_STORE_OP_GET, RTS_ESTOREGONE);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", cookie, 1), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(set_cookie(&out, "__Host-rtsession"), "");
+    fake_store_fail_next(env->fs, 1, FAKE_STORE_OP_GET, RTS_ESTOREGONE);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", cookie, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_DENY);
+    ck_assert_int_eq(out.http_status, 401);
+}
+END_TEST
+
+/* The session add at the callback refused before anything was sent (a server this child had
+ * not yet seen fail): the id is drawn again and the login completes, not a 503. */
+START_TEST(test_flow_session_add_refused_draws_again)
+{
+    const char *state;
+    rts_outcome_t *started = login_started("/app/page?x=1", &state);
+    rts_outcome_t *out;
+    unsigned adds;
+
+    push_tokens(nonce_of(started));
+    adds = fake_store_count(env->fs, FAKE_STORE_OP_ADD);
+    fake_store_fail_next(env->fs, 1, FAKE_STORE_OP_ADD, APR_ECONNREFUSED);
+    out = callback(apr_pstrcat(rts_test_pool, "code=abc&state=", state, NULL), state);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(out->location, "/app/page?x=1");
+    ck_assert_ptr_nonnull(set_cookie(out, "__Host-rtsession"));
+    ck_assert_uint_eq(fake_store_count(env->fs, FAKE_STORE_OP_ADD) - adds, 2);
+}
+END_TEST
+
 START_TEST(test_flow_provider_down_at_login_is_502)
 {
     rts_outcome_t out;
@@ -381,6 +423,8 @@ Suite *rts_suite_flow(void)
     tcase_add_test(tc, test_flow_claims_memoized_per_id_token);
     tcase_add_test(tc, test_flow_unknown_session_cookie_restarts_login);
     tcase_add_test(tc, test_flow_store_down_is_503);
+    tcase_add_test(tc, test_flow_store_gone_restarts_login);
+    tcase_add_test(tc, test_flow_session_add_refused_draws_again);
     tcase_add_test(tc, test_flow_provider_down_at_login_is_502);
     tcase_add_test(tc, test_flow_callback_state_checks);
     tcase_add_test(tc, test_flow_callback_replay_refused);
