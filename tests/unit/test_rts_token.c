@@ -180,7 +180,7 @@ START_TEST(test_token_refresh_basic)
 
     fake_http_push(env->fh, 200, TOK_OK_BODY, "Content-Type", "application/json", NULL);
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      APR_SUCCESS);
     form = tok_check_request(env);
     ck_assert_str_eq(apr_table_get(fake_http_last(env->fh)->headers, "Authorization"), TOK_BASIC);
@@ -203,7 +203,7 @@ START_TEST(test_token_refresh_post)
 
     fake_http_push(env->fh, 200, TOK_OK_BODY, "Content-Type", "application/json", NULL);
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      APR_SUCCESS);
     form = tok_check_request(env);
     ck_assert_ptr_null(apr_table_get(fake_http_last(env->fh)->headers, "Authorization"));
@@ -226,7 +226,7 @@ START_TEST(test_token_refresh_invalid_grant)
     fake_http_push(env->fh, 400, "{\"error\":\"invalid_grant\",\"error_description\":\"grant revoked\"}",
                    "Content-Type", "application/json", NULL);
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      RTS_EINVALIDGRANT);
     ck_assert_ptr_null(t);
     ck_assert_int_eq(res.status, RTS_EINVALIDGRANT);
@@ -279,7 +279,7 @@ START_TEST(test_token_response_too_large)
     big[12346] = '\0';
     fake_http_push(env->fh, 200, big, NULL);
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      RTS_EUPSTREAM);
     ck_assert_ptr_null(t);
     ck_assert_int_eq(res.http_status, 502);
@@ -288,7 +288,7 @@ START_TEST(test_token_response_too_large)
     big[12345] = '\0';
     fake_http_push(env->fh, 200, big, NULL);
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      APR_SUCCESS);
     ck_assert_str_eq(t->access_token, "2YotnFZFEjr1zCsicMWpAA");
 }
@@ -302,17 +302,17 @@ START_TEST(test_token_not_configured)
 
     env->cfg.client_secret = NULL;
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      RTS_ECONFIG);
     env->cfg.client_secret = TOK_CLIENT_SECRET;
     env->cfg.client_id = NULL;
     ck_assert_int_eq(rts_token_exchange_code(&env->ctx, TOK_ENDPOINT, TOK_CODE, TOK_VERIFIER,
                                              TOK_REDIRECT, &t, &res), RTS_ECONFIG);
     env->cfg.client_id = TOK_CLIENT_ID;
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, NULL, TOK_REFRESH, &t, &res), RTS_ECONFIG);
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, NULL, TOK_REFRESH, 0, &t, NULL, &res), RTS_ECONFIG);
     ck_assert_int_eq(rts_token_exchange_code(&env->ctx, TOK_ENDPOINT, TOK_CODE, NULL,
                                              TOK_REDIRECT, &t, &res), APR_EINVAL);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, "", &t, &res), APR_EINVAL);
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, "", 0, &t, NULL, &res), APR_EINVAL);
     ck_assert_uint_eq(fake_http_count(env->fh), 0);
     ck_assert_ptr_null(t);
 }
