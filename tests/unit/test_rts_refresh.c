@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include "test_common.h"
 #include "test_ctx.h"
+#include "test_keys.h"
 #include "rts_refresh.h"
 #include "rts_session.h"
 #include "rts_util.h"
@@ -801,6 +802,80 @@ START_TEST(test_refresh_opaque_without_expires_in)
 }
 END_TEST
 
+/* Item 3: the new ID token of a refresh, whose key needs a JWKS fetch, is validated after g+1
+ * is written and the intent released (no network call but the token request under the
+ * intent); until it is validated, g+1 carries the previous ID token. */
+static const char *refresh_id_token(const test_key_t *k, const char *sub)
+{
+    long now = (long)apr_time_sec(env->now);
+
+    return test_jws_sign(rts_test_pool, k, NULL, apr_psprintf(rts_test_pool,
+        "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"sub\":\"%s\","
+        "\"iat\":%ld,\"exp\":%ld}", sub, now, now + 300));
+}
+
+static int jwks_checked;
+
+static void check_written_before_jwks(fake_http_t *fh, const rts_http_request_t *req,
+                                      void *baton)
+{
+    rts_session_t *cur;
+
+    (void)fh;
+    if (!strstr(req->url, "/jwks")) {
+        return;
+    }
+    ck_assert_int_eq(rts_session_load(test_env_ctx(env), ((rts_session_t *)baton)->id, &cur),
+                     APR_SUCCESS);
+    ck_assert_int_eq(cur->gen, 2);
+    ck_assert_str_eq(cur->refresh_token, "RT2");
+    ck_assert_ptr_null(cur->lock_owner);
+    ck_assert_ptr_null(cur->id_token);                   /* not yet the unvalidated one */
+    jwks_checked = 1;
+}
+
+static void push_refresh_with_id_token(const char *sub)
+{
+    const test_key_t *keys[1];
+
+    keys[0] = test_key_generate(rts_test_pool, "RS256", "k-new");
+    fake_http_push(env->fh, 200, apr_psprintf(rts_test_pool,
+                   "{\"access_token\":\"AT2\",\"token_type\":\"Bearer\",\"expires_in\":300,"
+                   "\"refresh_token\":\"RT2\",\"id_token\":\"%s\"}",
+                   refresh_id_token(keys[0], sub)), NULL);
+    fake_http_push(env->fh, 200, test_jwks_json(rts_test_pool, keys, 1), NULL);
+}
+
+START_TEST(test_refresh_id_token_validated_after_write)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+
+    jwks_checked = 0;
+    push_refresh_with_id_token("alice");
+    fake_http_set_hook(env->fh, check_written_before_jwks, s);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_eq(jwks_checked, 1);
+    ck_assert_ptr_nonnull(current(s)->id_token);          /* adopted once validated */
+    ck_assert_ptr_nonnull(s->id_token);
+    ck_assert_int_eq(current(s)->gen, 2);
+}
+END_TEST
+
+START_TEST(test_refresh_bad_id_token_after_write_ends_session)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+
+    jwks_checked = 0;
+    push_refresh_with_id_token("mallory");               /* another user: refused */
+    fake_http_set_hook(env->fh, check_written_before_jwks, s);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_ENDED);
+    ck_assert_int_eq(jwks_checked, 1);
+    ck_assert(session_gone(s));
+}
+END_TEST
+
 Suite *rts_suite_refresh(void)
 {
     Suite *s = suite_create("refresh");
@@ -837,6 +912,8 @@ Suite *rts_suite_refresh(void)
     tcase_add_test(tc, test_refresh_clock_ahead_does_not_take_over_early);
     tcase_add_test(tc, test_refresh_short_lifetime_refreshed_at_half);
     tcase_add_test(tc, test_refresh_opaque_without_expires_in);
+    tcase_add_test(tc, test_refresh_id_token_validated_after_write);
+    tcase_add_test(tc, test_refresh_bad_id_token_after_write_ends_session);
     suite_add_tcase(s, tc);
     return s;
 }
