@@ -104,8 +104,8 @@ static const metric_row_t rows[] = {
      "Sessions ended because the provider refused their refresh token with no sign of reuse "
      "(revoked, expired, purged: a 400/403 other than invalid_grant after a rotation).", 0},
     {RTS_M_SESSIONS_ENDED_LOST_REFRESH, "rtsession_sessions_ended_lost_refresh_total", NULL,
-     "Sessions ended after a refresh answer was lost in flight and the one further attempt "
-     "was refused or lost too (not counted as reuse).", 0},
+     "Sessions ended because the provider refused a refresh token presented again after its "
+     "answer was lost in flight (not counted as reuse).", 0},
     {RTS_M_REFRESH_BACKOFF, "rtsession_refresh_backoff_total", NULL,
      "Requests that found their session's refresh backing off after a failure (no token "
      "call made).", 0},

@@ -48,7 +48,7 @@ typedef enum {
     RTS_M_REFRESH_FAILED_CLIENT_AUTH,    /* the client's credentials refused: session kept */
     RTS_M_REFRESH_FAILED_UNKNOWN,        /* sent, no usable answer: session kept, marked */
     RTS_M_SESSIONS_ENDED_REFUSED,        /* ended: refresh refused (no reuse signal) */
-    RTS_M_SESSIONS_ENDED_LOST_REFRESH,   /* ended: refused or lost again after a lost answer */
+    RTS_M_SESSIONS_ENDED_LOST_REFRESH,   /* ended: refused when presented after a lost answer */
     RTS_M_REFRESH_BACKOFF,               /* requests that found the refresh backing off */
     RTS_M_TOKEN_CLIENT_AUTH_FAILURES,    /* token calls refused for client auth (login too) */
     RTS_M_COUNT

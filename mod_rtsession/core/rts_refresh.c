@@ -395,18 +395,6 @@ static apr_status_t refused(rts_ctx_t *ctx, rts_session_t *mine, const rts_token
     return end_session(ctx, mine, pout);
 }
 
-/* Two presentations of the refresh token lost their answer: a third could be taken for reuse. */
-static apr_status_t end_lost(rts_ctx_t *ctx, rts_session_t *s, rts_refresh_outcome_t *pout)
-{
-    rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,
-                   RTS_LOGNO(10064) "session %s ended: the answers to two presentations of its "
-                   "refresh token were lost and its access token has expired; a third "
-                   "presentation could be taken for reuse (not counted as reuse)",
-                   rts_log_fingerprint(ctx->pool, s->id));
-    rts_metric_inc(ctx, RTS_M_SESSIONS_ENDED_LOST_REFRESH);
-    return end_session(ctx, s, pout);
-}
-
 static const char *kind_name(const rts_token_answer_t *ans)
 {
     switch (ans->kind) {
@@ -452,16 +440,15 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, const rts_provide
         if (ans.refresh_token) {
             return store_salvaged(ctx, mine, &ans, ps, pout, res);
         }
-        lost = mine->rt_lost + 1;
+        lost = mine->rt_lost < RTS_REFRESH_LOST_MAX ? mine->rt_lost + 1 : mine->rt_lost;
         rts_metric_inc(ctx, RTS_M_REFRESH_FAILED_UNKNOWN);
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, res ? res->status : 0,
                        RTS_LOGNO(10063) "session %s: the refresh request reached the provider "
                        "but no usable answer came back (HTTP %d, error=%s: %s); its refresh "
-                       "token may be spent: %s", fp, ans.http_status,
-                       ans.error ? ans.error : "none",
-                       res && res->description ? res->description : "-",
-                       lost < RTS_REFRESH_LOST_MAX ? "one more attempt after the backoff"
-                       : "no further attempt, the session ends when its access token expires");
+                       "token may be spent: presented again after the backoff, and a refusal "
+                       "then ends the session without counting it as reuse", fp,
+                       ans.http_status, ans.error ? ans.error : "none",
+                       res && res->description ? res->description : "-");
         break;
     default:                               /* never sent, client authentication */
         lost = mine->rt_lost;              /* the token was not looked at */
@@ -477,9 +464,6 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, const rts_provide
                    secs_until(retry_at, rts_now(ctx)));
     mine->lock_owner = NULL;
     mine->rt_lost = lost;
-    if (lost >= RTS_REFRESH_LOST_MAX && !at_valid(mine, rts_now(ctx))) {
-        return end_lost(ctx, mine, pout);
-    }
     return not_now(ctx, mine, retry_at, ps, pout, res);
 }
 
@@ -507,14 +491,13 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
             *pout = s->gen > start_gen ? RTS_REFRESH_FOLLOWED : RTS_REFRESH_NOT_DUE;
             return APR_SUCCESS;
         }
-        if (!s->refresh_token || (s->rt_lost >= RTS_REFRESH_LOST_MAX && !intent_held(s, now))) {
-            /* Nothing (more) to present: live on the access token, then end. */
+        if (!s->refresh_token) {
             *ps = s;
             if (at_valid(s, now)) {
                 *pout = RTS_REFRESH_DEFERRED;
                 return APR_SUCCESS;
             }
-            return s->refresh_token ? end_lost(ctx, s, pout) : end_session(ctx, s, pout);
+            return end_session(ctx, s, pout);
         }
         if (intent_held(s, now)) {
             /* Someone is spending this generation's refresh token. */
@@ -562,20 +545,12 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
                 return rv;
             }
             mine->lock_until = now + ctx->cfg->lock_ttl;
-            if (s->lock_owner) {
+            if (s->lock_owner && s->rt_lost < RTS_REFRESH_LOST_MAX) {
                 /* The holder died or stalled, perhaps after sending: its presentation counts
                  * as one whose answer was lost. */
                 mine->rt_lost = s->rt_lost + 1;
-                if (mine->rt_lost >= RTS_REFRESH_LOST_MAX) {
-                    mine->lock_owner = NULL;   /* record it, present nothing */
-                    mine->lock_until = 0;
-                }
             }
             rv = rts_session_cas(ctx, mine);
-            if (rv == APR_SUCCESS && !mine->lock_owner) {
-                s = mine;
-                continue;
-            }
             if (rv == APR_SUCCESS) {
                 if (s->lock_owner) {
                     rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,

@@ -38,7 +38,7 @@ typedef enum {
 #define RTS_REFRESH_MIN_CALL apr_time_from_sec(1)        /* shortest token call worth making */
 #define RTS_REFRESH_DEFAULT_LIFETIME 300   /* s: access token of unknown lifetime, with an RT */
 #define RTS_REFRESH_MIN_LIFETIME 2         /* s: shorter expires_in values are taken as this */
-#define RTS_REFRESH_LOST_MAX 2             /* presentations of one RT whose answer was lost */
+#define RTS_REFRESH_LOST_MAX 3             /* lost answers counted for one RT (saturates) */
 
 /* Non-zero when the access token expires within the refresh window (or has expired); the
  * window is at most half the token's lifetime when that is known. */

@@ -35,7 +35,8 @@ typedef struct rts_session_t {
     apr_time_t retry_at;             /* refresh backoff: no token call before (0: none) */
     int retry_step;                  /* failed refresh attempts of this generation (backoff) */
     int rt_lost;                     /* presentations of refresh_token whose answer was lost
-                                      * (it may be spent): 0, 1 (one more try), 2 (no more) */
+                                      * (it may be spent; a refusal is then no reuse signal):
+                                      * 0..3, saturating */
 } rts_session_t;
 
 /* A new random session id. */

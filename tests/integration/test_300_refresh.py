@@ -158,7 +158,10 @@ def test_provider_down_during_refresh(httpd_for, make_config, op, browser, echo,
     assert r.status_code == 503 and r.headers.get("Retry-After")
     record = sessions.read(cookie)
     assert record is not None and record["g"] == 1 and "lo" not in record
+    # the backoff is in the record (shared by every host); the next token call waits for it
+    assert record.get("ra") and record.get("rs", 0) >= 1
     op.settings(token_down=False)
+    time.sleep(int(r.headers["Retry-After"]) + 0.1)
     r = browser.get(f"{h.url}/app/back")
     assert r.status_code == 200 and forwarded_token(r) != at1
     assert sessions.read(cookie)["g"] == 2

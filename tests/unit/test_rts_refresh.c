@@ -579,26 +579,32 @@ START_TEST(test_refresh_lost_answer_then_accepted)
 }
 END_TEST
 
-/* Item 2: two lost answers: never a third presentation; the session lives on its access
- * token and ends when that expires. */
-START_TEST(test_refresh_two_lost_answers_no_third_presentation)
+/* Item 1/2: an outage that loses answer after answer (5xx, timeouts) keeps the session: one
+ * presentation per backoff step, and it refreshes when the provider is back. */
+START_TEST(test_refresh_lost_answers_keep_session_with_backoff)
 {
-    rts_session_t *s = stored_session(apr_time_from_sec(30));
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
     rts_result_t res;
+    int r;
 
     fake_http_push_error(env->fh, APR_TIMEUP);
-    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DEFERRED);
-    env->now += RTS_REFRESH_BACKOFF_FIRST;
-    fake_http_push(env->fh, 500, "oops", NULL);
-    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DEFERRED);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(res.retry_after, 1);
+    env->now += apr_time_from_sec(1);
+    fake_http_push(env->fh, 503, "down", NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(res.retry_after, 2);
+    for (r = 0; r < 10; r++) {                           /* 10 requests within the step */
+        env->now += apr_time_from_msec(150);
+        ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    }
     ck_assert_int_eq(token_calls(), 2);
-    env->now += apr_time_from_sec(20);                   /* well past any backoff */
-    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DEFERRED);
-    ck_assert_int_eq(token_calls(), 2);
-    env->now += apr_time_from_sec(10);                   /* the access token expires */
-    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_ENDED);
-    ck_assert(session_gone(s));
-    ck_assert_int_eq(token_calls(), 2);
+    env->now += apr_time_from_msec(500);
+    fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_eq(token_calls(), 3);
+    ck_assert_int_eq(current(s)->rt_lost, 0);
+    ck_assert_int_eq(current(s)->retry_step, 0);
 }
 END_TEST
 
@@ -903,7 +909,7 @@ Suite *rts_suite_refresh(void)
     tcase_add_test(tc, test_refresh_retry_after_honoured);
     tcase_add_test(tc, test_refresh_lost_answer_then_refused_is_not_theft);
     tcase_add_test(tc, test_refresh_lost_answer_then_accepted);
-    tcase_add_test(tc, test_refresh_two_lost_answers_no_third_presentation);
+    tcase_add_test(tc, test_refresh_lost_answers_keep_session_with_backoff);
     tcase_add_test(tc, test_refresh_never_sent_is_not_a_presentation);
     tcase_add_test(tc, test_refresh_salvages_new_refresh_token);
     tcase_add_test(tc, test_refresh_slow_discovery_before_intent);
