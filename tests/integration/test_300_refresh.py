@@ -37,8 +37,9 @@ def forwarded_token(response) -> str:
 
 
 def test_refresh_happy_path(httpd_for, make_config, op, browser, echo, sessions):
-    op.settings(access_token_ttl=62)               # due 2 s after login (window 60 s)
-    h = httpd_for("main", make_config())
+    # due 2 s after login: the window is at most half the token's lifetime (design.md)
+    op.settings(access_token_ttl=4)
+    h = httpd_for("main", make_config(refresh_window=2))
     login(browser, f"{h.url}/app/")
     at1 = echo.last()["headers"]["x-access-token"]
     cookie = session_cookie(browser)
@@ -108,8 +109,8 @@ def test_reused_refresh_token_ends_session(httpd_for, make_config, op, browser, 
                                            sessions, clients):
     """Theft: after a legitimate rotation an attacker replays the old refresh token at the
     provider, which revokes the family. The user's next refresh ends the session cleanly."""
-    op.settings(access_token_ttl=61)                # due 1 s after each refresh
-    h = httpd_for("main", make_config())
+    op.settings(access_token_ttl=2)                 # due 1 s after each refresh
+    h = httpd_for("main", make_config(refresh_window=1))
     login(browser, f"{h.url}/app/")
     cookie = session_cookie(browser)
     stolen = sessions.read(cookie)["r"]

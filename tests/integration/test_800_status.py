@@ -136,8 +136,9 @@ def test_status_counts_summed_across_processes(httpd_for, make_config, op, pki,
                                                used_browsers):
     """Logins, a failed login and refreshes made over separate connections, served by several
     (short-lived) children, all show up in the status page, read from any child."""
-    op.settings(access_token_ttl=62)      # refresh due 2 s after login (window 60 s)
-    h = httpd_for("main", make_config(server_extra=RECYCLE_CONF))
+    # refresh due 2 s after login: the window is at most half the token's lifetime
+    op.settings(access_token_ttl=4)
+    h = httpd_for("main", make_config(server_extra=RECYCLE_CONF, refresh_window=2))
     log = h.root / "logs" / PID_LOG
     if log.exists():
         log.write_text("")                # only this test's requests
