@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from rtstest import paths  # noqa: E402
 from rtstest.certs import make_pki  # noqa: E402
 from rtstest.client import Browser  # noqa: E402
+from rtstest.faultproxy import FaultProxy  # noqa: E402
 from rtstest.httpd import Httpd  # noqa: E402
 from rtstest.ports import free_ports  # noqa: E402
 from rtstest.procs import OP, Backend, Memcached  # noqa: E402
@@ -75,6 +76,36 @@ def op(gen_dir, ports, pki, clients):
             pki, gen_dir).start()
     yield op
     op.stop()
+
+
+@pytest.fixture(scope="session")
+def _op_fault_proxy(op, pki):
+    fp = FaultProxy("127.0.0.1", op.port, upstream_tls=True, ca_file=pki.ca_cert,
+                    tls_cert=pki.server_cert, tls_key=pki.server_key)
+    yield fp
+    fp.close()
+
+
+@pytest.fixture
+def fault_proxy(_op_fault_proxy):
+    """The FaultProxy (rtstest/faultproxy.py) in front of the session OP, HTTPS on both sides,
+    with no faults and an empty request list; cleared again after the test. Point an httpd at
+    it with proxied_config."""
+    _op_fault_proxy.clear()
+    _op_fault_proxy.requests.clear()
+    yield _op_fault_proxy
+    _op_fault_proxy.clear()
+
+
+@pytest.fixture
+def proxied_config(make_config, fault_proxy, op):
+    """proxied_config(client_id="rts-test", **overrides): make_config with the module talking
+    to the OP through fault_proxy (discovery, token, JWKS, userinfo, revocation, end_session:
+    every endpoint URL in the rewritten discovery document); the issuer stays the OP's."""
+    def make(client_id: str = "rts-test", **kw) -> str:
+        return make_config(client_id, metadata_url=fault_proxy.discovery_url, issuer=op.issuer,
+                           **kw)
+    return make
 
 
 @pytest.fixture(scope="session")

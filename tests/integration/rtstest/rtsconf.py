@@ -12,13 +12,15 @@ class Client:
 def rts_config(*, op_url: str, memcached: str, ca_file, client: Client, session_secret: str,
                backend_url: str, metadata_url: str | None = None, server_extra: str = "",
                location_extra: str = "", location: str = "/app", refresh_window: int = 60,
-               http_timeout: int = 5) -> str:
+               http_timeout: int = 5, issuer: str | None = None) -> str:
     """Server-level RTSession* directives plus a protected <Location> proxied to the echo
-    backend. server_extra / location_extra are appended verbatim."""
+    backend. server_extra / location_extra are appended verbatim. issuer: RTSessionIssuer,
+    for a metadata URL that is not the issuer's (e.g. through rtstest.faultproxy)."""
     metadata_url = metadata_url or f"{op_url}/.well-known/openid-configuration"
+    issuer_line = f"RTSessionIssuer {issuer}\n" if issuer else ""
     return f"""# mod_rtsession standard test config
 RTSessionProviderMetadataURL {metadata_url}
-RTSessionClientID {client.client_id}
+{issuer_line}RTSessionClientID {client.client_id}
 RTSessionClientSecret {client.secret}
 RTSessionRedirectURI /rtsession/callback
 RTSessionScope "openid email profile offline_access"
