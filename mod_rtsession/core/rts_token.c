@@ -300,30 +300,17 @@ static json_t *token_body_json(apr_pool_t *p, const rts_http_response_t *resp)
     return json;
 }
 
-/* The validated OAuth error code of an error body, whatever the HTTP status; NULL if none. */
-static const char *token_error_code(apr_pool_t *p, const rts_http_response_t *resp)
+/* A string member of a JSON body that passes valid(), copied; NULL when absent or not valid. */
+static const char *token_body_member(apr_pool_t *p, const rts_http_response_t *resp,
+                                     const char *key, int (*valid)(const char *))
 {
     json_t *json = token_body_json(p, resp);
-    const char *error;
+    const char *v;
 
-    if (!json || token_get_str(json, "error", &error) != APR_SUCCESS
-        || !token_is_error_code(error)) {
+    if (!json || token_get_str(json, key, &v) != APR_SUCCESS || !valid(v)) {
         return NULL;
     }
-    return apr_pstrdup(p, error);
-}
-
-/* A well-formed refresh_token of a 200 the parser refused for another member; NULL if none. */
-static const char *token_salvage_refresh_token(apr_pool_t *p, const rts_http_response_t *resp)
-{
-    json_t *json = token_body_json(p, resp);
-    const char *rt;
-
-    if (!json || token_get_str(json, "refresh_token", &rt) != APR_SUCCESS
-        || !token_is_vschar(rt)) {
-        return NULL;
-    }
-    return apr_pstrdup(p, rt);
+    return apr_pstrdup(p, v);
 }
 
 /* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; 0 when absent or unusable. */
@@ -446,12 +433,15 @@ static apr_status_t token_request(rts_ctx_t *ctx, const char *token_endpoint,
     }
     prv = rts_token_parse_response(p, resp, ptokens, res);
     ans.http_status = resp->status;
-    ans.error = resp->status != 200 ? token_error_code(p, resp) : NULL;
+    /* the OAuth error code, validated, whatever the HTTP status */
+    ans.error = resp->status != 200 ? token_body_member(p, resp, "error", token_is_error_code)
+                                    : NULL;
     ans.kind = rts_token_classify(APR_SUCCESS, resp, prv, ans.error);
     if (ans.kind == RTS_TOKEN_UNKNOWN) {
         ans.retry_after = token_retry_after(ctx, resp);
         if (resp->status == 200) {
-            ans.refresh_token = token_salvage_refresh_token(p, resp);
+            /* refused for another member: a well-formed new refresh token is still kept */
+            ans.refresh_token = token_body_member(p, resp, "refresh_token", token_is_vschar);
         }
     }
     if (pans) {

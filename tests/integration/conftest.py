@@ -123,6 +123,13 @@ def echo(backend):
 
 
 @pytest.fixture
+def sessions(session_secret, ports):
+    """A reader of the session records in the session memcached (rtstest/sessions.py)."""
+    from rtstest.sessions import SessionReader
+    return SessionReader(session_secret, ports["memcached"])
+
+
+@pytest.fixture
 def log_expect():
     """Tags a test expects at error level: e.g. log_expect.append("RTS10012");
     "RTS*" accepts any RTS tag, "AH*" any httpd tag."""

@@ -10,19 +10,9 @@ import time
 import pytest
 
 from rtstest.client import login
-from rtstest.sessions import SessionReader
+from rtstest.sessions import COOKIE, session_cookie
 from rtstest.storm import XHR_HEADERS, Storm, refresh_response_time
 
-COOKIE = "__Host-rtsession"
-
-
-@pytest.fixture
-def sessions(session_secret, ports):
-    return SessionReader(session_secret, ports["memcached"])
-
-
-def session_cookie(browser) -> str:
-    return browser.cookies.get(COOKIE, domain="127.0.0.1")
 
 
 def wait_for_expiry(record: dict, margin: float = 0.05):

@@ -5,22 +5,12 @@ refusal that is not invalid_grant, an outage, the client's credentials refused
 import time
 from urllib.parse import parse_qs
 
-from rtstest.client import login
-from rtstest.sessions import SessionReader
-from rtstest.storm import XHR_HEADERS
-
 import pytest
 
-COOKIE = "__Host-rtsession"
+from rtstest.client import login
+from rtstest.sessions import session_cookie
+from rtstest.storm import XHR_HEADERS
 
-
-@pytest.fixture
-def sessions(session_secret, ports):
-    return SessionReader(session_secret, ports["memcached"])
-
-
-def session_cookie(browser) -> str:
-    return browser.cookies.get(COOKIE, domain="127.0.0.1")
 
 
 def refresh_presentations(fault_proxy, refresh_token: str) -> list[dict]:

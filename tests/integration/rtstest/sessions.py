@@ -20,6 +20,13 @@ def _hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
 
 
 SEAL_INFO = b"rtsession session v2"
+COOKIE = "__Host-rtsession"
+
+
+def session_cookie(browser) -> str:
+    """The session cookie value a Browser holds for the test host."""
+    return browser.cookies.get(COOKIE, domain="127.0.0.1")
+
 FORMAT = 3           # format 2 (no tail) is still read by the module and by decode()
 # (field, key in the dict read() returns): the order of core/rts_session_codec.h
 TIMES = ("ae", "re", "c", "t", "lu")       # at_expires, rt_expires, created, seen, lock_until (ms)
