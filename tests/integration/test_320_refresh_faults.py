@@ -2,6 +2,7 @@
 of the test OP (rotation on every use, reuse revokes the grant): an answer lost in flight, a
 refusal that is not invalid_grant, an outage, the client's credentials refused
 (docs/design.md, "Refresh outcomes"; issue 11 items 1, 2 and 10)."""
+import re
 import time
 from urllib.parse import parse_qs
 
@@ -11,6 +12,23 @@ from rtstest.client import login
 from rtstest.sessions import session_cookie
 from rtstest.storm import XHR_HEADERS
 
+
+
+STATUS_PATH = "/rts-status"
+STATUS_CONF = f"""
+<Location {STATUS_PATH}>
+  SetHandler rtsession-status
+  Require all granted
+</Location>
+"""
+
+
+def metric(browser, h, sample: str) -> float:
+    """One sample of the status page, e.g. 'rtsession_sessions_ended_refused_total'."""
+    text = browser.get(h.url + STATUS_PATH).text
+    m = re.search(rf"^{re.escape(sample)} ([0-9.]+)$", text, re.M)
+    assert m, f"{sample} not on the status page"
+    return float(m.group(1))
 
 
 def refresh_presentations(fault_proxy, refresh_token: str) -> list[dict]:
@@ -74,7 +92,12 @@ def test_refusal_without_invalid_grant_ends_session(
     """A refusal with an HTML body (400 or 403, as some providers send) ends the session at
     the first answer: XHR 401 with WWW-Authenticate, then a navigation logs in again and comes
     back to the URL; one token call, no 503 loop."""
-    h, cookie, record = logged_in(httpd_for, proxied_config, op, browser, sessions)
+    h, cookie, record = logged_in(httpd_for, proxied_config, op, browser, sessions,
+                                  server_extra=STATUS_CONF)
+    counted = {name: metric(browser, h, name) for name in (
+        "rtsession_sessions_ended_refused_total", "rtsession_sessions_ended_by_reuse_total",
+        'rtsession_provider_errors_total{endpoint="token"}',
+        'rtsession_refreshes_failed_total{cause="refused"}')}
     fault_proxy.fault("/token", "status_after_forward", count=1, status=status)
     time.sleep(1.1)
     echo.clear()
@@ -83,6 +106,12 @@ def test_refusal_without_invalid_grant_ends_session(
     assert sessions.read(cookie) is None, "the refused session is still in memcached"
     assert len(refresh_presentations(fault_proxy, record["r"])) == 1
     assert echo.records() == []
+    # counted for what it is: a refusal, neither theft nor a provider error
+    moved = {name: metric(browser, h, name) - v for name, v in counted.items()}
+    assert moved == {"rtsession_sessions_ended_refused_total": 1,
+                     "rtsession_sessions_ended_by_reuse_total": 0,
+                     'rtsession_provider_errors_total{endpoint="token"}': 0,
+                     'rtsession_refreshes_failed_total{cause="refused"}': 1}, moved
     r = browser.get(f"{h.url}/app/page")
     assert r.status_code == 302 and "/auth?" in r.headers["Location"]
     res = login(browser, f"{h.url}/app/page")

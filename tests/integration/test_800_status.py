@@ -35,6 +35,9 @@ COUNTERS = [
     "rtsession_invalid_grant_total", "rtsession_sessions_ended_by_reuse_total",
     "rtsession_backchannel_logouts_total", "rtsession_memcached_errors_total",
     "rtsession_provider_errors_total",
+    # issue 11 items 1-3, 10: each kind of refresh ending counted for what it is
+    "rtsession_sessions_ended_refused_total", "rtsession_sessions_ended_lost_refresh_total",
+    "rtsession_refresh_backoff_total", "rtsession_token_client_auth_failures_total",
 ]
 HISTOGRAMS = ["rtsession_token_request_duration_seconds",
               "rtsession_memcached_request_duration_seconds"]
