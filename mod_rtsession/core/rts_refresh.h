@@ -7,7 +7,11 @@
  * before its request goes on. Others go on at once while their access token is valid, and
  * otherwise poll the record until the generation changes. An expired intent (holder died) may be
  * taken over; if the dead holder had already spent the token, the provider's reuse detection
- * ends the family and the session ends cleanly. */
+ * ends the family and the session ends cleanly.
+ *
+ * What each answer of the token endpoint does (docs/design.md, "Refresh outcomes"): a refusal
+ * ends the session; any other failure keeps it and records, in the CAS that releases the
+ * intent, a backoff every process and host honours (one token call per session per step). */
 #ifndef RTS_REFRESH_H
 #define RTS_REFRESH_H
 
