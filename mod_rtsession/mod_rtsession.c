@@ -23,6 +23,7 @@
 #include "rts_lifetime.h"
 #include "rts_provider.h"
 #include "rts_store.h"
+#include "rts_version.h"
 
 #define AUTH_TYPE "rtsession"
 
@@ -52,6 +53,12 @@ static int rts_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t 
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, RTSLOGNO(10310) "libcurl initialisation failed");
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    ap_add_version_component(pconf, apr_pstrcat(ptemp, "mod_rtsession/", rts_version(), NULL));
+    /* httpd runs post_config twice at startup; the first pass only pre-loads the config */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, RTSLOGNO(10318) "mod_rtsession %s (%s) "
+                     "configured", rts_version(), rts_version_libraries(ptemp));
     }
     return rts_config_build(pconf, s);
 }
@@ -104,6 +111,8 @@ static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
                 sc->store = NULL;
                 continue;
             }
+            /* breaker transitions and refusals are per child, not per request */
+            rts_store_memcached_set_log(sc->store, rts_req_server_log(pchild, s));
             apr_hash_set(stores, sc->memcached, APR_HASH_KEY_STRING, sc->store);
         }
         ca_key = sc->core->ca_file ? sc->core->ca_file : "";

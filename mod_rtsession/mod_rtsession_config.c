@@ -36,6 +36,7 @@ void *rts_config_create_srv(apr_pool_t *p, server_rec *s)
 
     sc->client_auth = RTS_UNSET;
     sc->http_timeout = RTS_UNSET;
+    sc->provider_cache_ttl = RTS_UNSET;
     sc->refresh_window = RTS_UNSET;
     sc->memcached_timeout = RTS_UNSET;
     sc->idle_timeout = RTS_UNSET;
@@ -67,6 +68,7 @@ void *rts_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(cookie_name);
     MERGE_PTR(ca_file);
     MERGE_VAL(http_timeout);
+    MERGE_VAL(provider_cache_ttl);
     MERGE_VAL(refresh_window);
     MERGE_VAL(memcached_timeout);
     MERGE_VAL(idle_timeout);
@@ -375,6 +377,12 @@ static const char *set_http_timeout(cmd_parms *cmd, void *dc, const char *arg)
                          &srv_conf(cmd)->http_timeout);
 }
 
+static const char *set_provider_cache_ttl(cmd_parms *cmd, void *dc, const char *arg)
+{
+    return parse_seconds(cmd, arg, apr_time_from_sec(1), apr_time_from_sec(7 * 86400),
+                         &srv_conf(cmd)->provider_cache_ttl);
+}
+
 static const char *set_refresh_window(cmd_parms *cmd, void *dc, const char *arg)
 {
     return parse_seconds(cmd, arg, 0, apr_time_from_sec(3600), &srv_conf(cmd)->refresh_window);
@@ -541,6 +549,8 @@ const command_rec rts_directives[] = {
                   "CA certificates to trust for the provider's TLS (default: system store)"),
     AP_INIT_TAKE1("RTSessionHTTPTimeout", set_http_timeout, NULL, RSRC_CONF,
                   "Bound of each call to the provider (default 10s)"),
+    AP_INIT_TAKE1("RTSessionProviderCacheTTL", set_provider_cache_ttl, NULL, RSRC_CONF,
+                  "How long the provider's discovery document and JWKS are cached (default 1h)"),
     AP_INIT_TAKE1("RTSessionRefreshWindow", set_refresh_window, NULL, RSRC_CONF,
                   "Refresh when the access token expires within this (default 60s)"),
     AP_INIT_TAKE1("RTSessionIdleTimeout", set_idle_timeout, NULL, RSRC_CONF,
@@ -689,7 +699,8 @@ int rts_config_build(apr_pool_t *p, server_rec *s)
         if (c->idle_timeout > 0 && c->touch_interval > c->idle_timeout / 2) {
             c->touch_interval = c->idle_timeout / 2 > 0 ? c->idle_timeout / 2 : 1;
         }
-        c->metadata_ttl = apr_time_from_sec(3600);
+        c->metadata_ttl = sc->provider_cache_ttl != RTS_UNSET ? sc->provider_cache_ttl
+                                                              : apr_time_from_sec(3600);
         c->jwks_min_refetch = apr_time_from_sec(10);
         c->allowed_algs = default_algs;
         c->cookie_name = sc->cookie_name ? sc->cookie_name : DEFAULT_COOKIE;

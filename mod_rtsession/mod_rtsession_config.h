@@ -24,6 +24,7 @@ typedef struct rts_srv_conf_t {
     const char *cookie_name;
     const char *ca_file;
     apr_interval_time_t http_timeout;  /* RTS_UNSET when unset */
+    apr_interval_time_t provider_cache_ttl;   /* RTS_UNSET when unset */
     apr_interval_time_t refresh_window;
     apr_interval_time_t memcached_timeout;
     apr_interval_time_t idle_timeout;  /* 0: off */

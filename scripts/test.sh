@@ -25,6 +25,16 @@ run_pytest() {   # pytest's exit 5 (nothing collected) is a failure too
 }
 
 status=0
+
+# The Debian package: build it (scripts/build-deb.sh), install it here, configtest, a login
+# through the installed module, purge (scripts/test-deb.sh). Root only: it installs a package.
+if [[ $(id -u) -eq 0 ]]; then
+  echo "== Debian package: build, install, smoke test, purge"
+  { bash scripts/build-deb.sh && bash scripts/test-deb.sh; } || status=1
+else
+  echo "== Debian package: skipped (needs root to install the package)"
+fi
+
 for mpm in worker prefork; do
   echo "== integration tests marked mpm, RTS_MPM=$mpm"
   RTS_MPM=$mpm run_pytest -m mpm tests/integration || status=1

@@ -19,7 +19,13 @@
 #define RTS_ECONFIG         (RTS_ERR_BASE + 8)  /* configuration error */
 #define RTS_EBADINPUT       (RTS_ERR_BASE + 9)  /* malformed input from the client */
 #define RTS_ESTORE          (RTS_ERR_BASE + 10) /* session store unreachable or failing */
-#define RTS_ERR_LAST        RTS_ESTORE
+/* A write (add, set, cas) reached the store, or may have, and no answer came back: it may
+ * have been applied. Re-read to learn the outcome; never treat it as "lost the race". */
+#define RTS_ESTOREUNKNOWN   (RTS_ERR_BASE + 11)
+/* The key's memcached server is failed fast after a timeout or refusal (circuit open), or the
+ * store refuses to work (CAS disabled); nothing was sent. */
+#define RTS_ESTOREDOWN      (RTS_ERR_BASE + 12)
+#define RTS_ERR_LAST        RTS_ESTOREDOWN
 
 typedef struct rts_log_t rts_log_t;
 typedef struct rts_store_t rts_store_t;

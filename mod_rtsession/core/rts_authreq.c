@@ -56,6 +56,21 @@ static const char *pending_key(apr_pool_t *p, const rts_secret_t *secret, const 
     return rts_record_key(p, secret, PENDING_KEY_PREFIX, apr_pstrcat(p, "p:", state, NULL));
 }
 
+void rts_authreq_place(rts_ctx_t *ctx, rts_pending_t *pd)
+{
+    const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, 0, rts_secret_t);
+    int i;
+
+    /* The state is random anyway: draw again while its item would land on a memcached server
+     * that is failed fast (as rts_session_new_id_placed does for session ids). */
+    for (i = 1; i < RTS_PLACE_DRAWS
+                && !rts_store_usable(ctx->store, pending_key(ctx->pool, secret, pd->state)); i++) {
+        if (rts_random_token(ctx->pool, RTS_AUTHREQ_RANDOM_BYTES, &pd->state) != APR_SUCCESS) {
+            return;
+        }
+    }
+}
+
 apr_status_t rts_authreq_save(rts_ctx_t *ctx, const rts_pending_t *pd)
 {
     const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, 0, rts_secret_t);

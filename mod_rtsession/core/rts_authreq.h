@@ -28,6 +28,8 @@ const char *rts_authreq_url(apr_pool_t *p, const char *authorization_endpoint,
                             const char *client_id, const char *redirect_uri, const char *scope,
                             const rts_pending_t *pending);
 /* Stores the pending login (add, expiring after cfg->pending_ttl). */
+/* Draws a new state while the pending item's memcached server is failed fast. */
+void rts_authreq_place(rts_ctx_t *ctx, rts_pending_t *pd);
 apr_status_t rts_authreq_save(rts_ctx_t *ctx, const rts_pending_t *pending);
 /* Takes the pending login of state out of the store: reads it, then deletes it; if the delete
  * finds it already gone, another request consumed it first and this one gets APR_ENOENT

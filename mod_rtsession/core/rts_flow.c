@@ -124,6 +124,7 @@ static apr_status_t start_login(rts_ctx_t *ctx, const rts_req_t *req, rts_outcom
     }
     rv = rts_authreq_new(ctx->pool, return_url, rts_now(ctx), &pending);
     if (rv == APR_SUCCESS) {
+        rts_authreq_place(ctx, pending);
         rv = rts_authreq_save(ctx, pending);
     }
     if (rv != APR_SUCCESS) {
@@ -277,7 +278,7 @@ static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     s->sid = rts_json_str(claims, "sid");
     /* A fresh id at every login (no fixation); add never overwrites another session. */
     for (attempt = 0; attempt < 2; attempt++) {
-        if ((rv = rts_session_new_id(ctx->pool, &s->id)) != APR_SUCCESS) {
+        if ((rv = rts_session_new_id_placed(ctx, &s->id)) != APR_SUCCESS) {
             return rv;
         }
         s->secret = NULL;

@@ -99,6 +99,11 @@ static const metric_row_t rows[] = {
      "endpoint=\"jwks\"", PROVIDER_ERR, 0},
     {RTS_M_PROVIDER_ERRORS_TOKEN, "rtsession_provider_errors_total",
      "endpoint=\"token\"", PROVIDER_ERR, 0},
+    /* issue 11 item 4 */
+    {RTS_M_MEMCACHED_FAILED_FAST, "rtsession_memcached_failed_fast_total", NULL,
+     "memcached operations answered at once, not sent: their server is failed fast after a "
+     "timeout or refusal (circuit open), or the store refuses to work (CAS disabled); also "
+     "counted in rtsession_memcached_errors_total.", 0},
     /* issue 11 items 1-3, 10 (refresh outcomes) */
     {RTS_M_SESSIONS_ENDED_REFUSED, "rtsession_sessions_ended_refused_total", NULL,
      "Sessions ended because the provider refused their refresh token with no sign of reuse "
@@ -245,6 +250,9 @@ static apr_status_t meter_done(rts_store_t *s, apr_time_t started, apr_status_t 
     if (rv != APR_SUCCESS && rv != APR_ENOENT && rv != APR_EEXIST) {
         add(&m->metrics->counter[RTS_M_MEMCACHED_ERRORS], 1);
     }
+    if (rv == RTS_ESTOREDOWN) {
+        add(&m->metrics->counter[RTS_M_MEMCACHED_FAILED_FAST], 1);
+    }
     return rv;
 }
 
@@ -299,6 +307,11 @@ static apr_status_t meter_touch(rts_store_t *s, const char *group_key, const cha
     return meter_done(s, t, INNER(s)->touch(INNER(s), group_key, key, ttl));
 }
 
+static int meter_usable(rts_store_t *s, const char *group_key)
+{
+    return rts_store_usable(INNER(s), group_key);
+}
+
 rts_store_t *rts_metrics_store_wrap(apr_pool_t *p, rts_store_t *inner, rts_metrics_t *metrics)
 {
     rts_store_t *s;
@@ -318,6 +331,7 @@ rts_store_t *rts_metrics_store_wrap(apr_pool_t *p, rts_store_t *inner, rts_metri
     s->cas = meter_cas;
     s->del = meter_del;
     s->touch = inner->touch ? meter_touch : NULL;
+    s->usable = inner->usable ? meter_usable : NULL;
     s->impl = m;
     return s;
 }

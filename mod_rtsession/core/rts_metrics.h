@@ -43,6 +43,9 @@ typedef enum {
     RTS_M_PROVIDER_ERRORS_DISCOVERY,
     RTS_M_PROVIDER_ERRORS_JWKS,
     RTS_M_PROVIDER_ERRORS_TOKEN,
+    /* issue 11 item 4 (resilience): operations answered at once because their memcached
+     * server is failed fast (circuit open) or the store refuses to work (CAS disabled) */
+    RTS_M_MEMCACHED_FAILED_FAST,
     /* issue 11 items 1-3, 10 (refresh outcomes): each kind of ending counted for what it is */
     RTS_M_REFRESH_FAILED_REFUSED,        /* grant refused (not a reuse signal): session ended */
     RTS_M_REFRESH_FAILED_CLIENT_AUTH,    /* the client's credentials refused: session kept */

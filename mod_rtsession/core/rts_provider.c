@@ -10,7 +10,12 @@
 #include "rts_log.h"
 #include "rts_metrics.h"
 
+/* After a failed fetch, no new fetch of that document for this long (per process). */
 #define FAIL_FAST_FOR apr_time_from_sec(5)
+/* A document past its TTL is still used this long while it cannot be refetched (a fetch in
+ * flight in another thread, or a failure less than FAIL_FAST_FOR ago); beyond, requests that
+ * need it fail fast (502) until a fetch succeeds. */
+#define MAX_STALE apr_time_from_sec(24 * 3600)
 
 /* One fetched document and the pool it lives in; freed when replaced and no longer used. */
 typedef struct snapshot_t {
@@ -21,12 +26,18 @@ typedef struct snapshot_t {
     void *data;
 } snapshot_t;
 
+/* The mutex guards only these fields and the snapshots' reference counts: it is never held
+ * across network I/O. One fetch per document is in flight per process; meanwhile the others
+ * use the snapshot they have (fresh or stale, up to MAX_STALE) or fail fast. */
 struct rts_provider_t {
     apr_pool_t *pool;
     apr_thread_mutex_t *mutex;
     snapshot_t *meta;
     snapshot_t *jwks;
     apr_time_t meta_failed;     /* when the last metadata fetch failed (0: it did not) */
+    apr_time_t jwks_failed;     /* when the last JWKS fetch failed (0: it did not) */
+    int meta_fetching;          /* a thread is fetching the metadata */
+    int jwks_fetching;
     apr_time_t jwks_refetched;  /* when the JWKS was last fetched on demand */
 };
 
@@ -163,20 +174,40 @@ apr_status_t rts_provider_parse_meta(apr_pool_t *p, const char *body, apr_size_t
     return APR_SUCCESS;
 }
 
-static apr_status_t fetch_meta(rts_ctx_t *ctx, snapshot_t **psnap, rts_result_t *res)
+/* A document past its TTL that may still stand in while it cannot be refetched. */
+static int usable_stale(const rts_ctx_t *ctx, const snapshot_t *snap, apr_time_t now)
 {
-    rts_provider_t *prov = ctx->provider;
-    rts_http_response_t *resp;
+    return snap && now - snap->fetched < ctx->cfg->metadata_ttl + MAX_STALE;
+}
+
+/* Called with the mutex held: whether this thread must not fetch now (one is in flight, or
+ * one failed less than FAIL_FAST_FOR ago). */
+static int must_wait(int fetching, apr_time_t failed, apr_time_t now)
+{
+    return fetching || (failed && now - failed < FAIL_FAST_FOR);
+}
+
+/* A new snapshot of data parsed into sp. */
+static snapshot_t *snapshot_new(apr_pool_t *sp, apr_time_t fetched, void *data)
+{
+    snapshot_t *snap = apr_pcalloc(sp, sizeof(*snap));
+
+    snap->pool = sp;
+    snap->fetched = fetched;
+    snap->data = data;
+    return snap;
+}
+
+/* Called with the mutex held (the snapshot pools are subpools of prov->pool: creating and
+ * destroying them must not race). Parsing is CPU only, bounded by max_response. */
+static apr_status_t parse_meta(rts_ctx_t *ctx, const rts_http_response_t *resp, apr_time_t now,
+                               snapshot_t **psnap, rts_result_t *res)
+{
     rts_provider_meta_t *meta;
-    snapshot_t *snap;
     apr_pool_t *sp;
     apr_status_t rv;
 
-    rv = fetch(ctx, ctx->cfg->metadata_url, &resp, res);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    apr_pool_create(&sp, prov->pool);
+    apr_pool_create(&sp, ctx->provider->pool);
     rv = rts_provider_parse_meta(sp, resp->body, resp->body_len, ctx->cfg->issuer,
                                  !strncmp(ctx->cfg->metadata_url, "http://", 7), &meta, res);
     if (rv != APR_SUCCESS) {
@@ -185,20 +216,33 @@ static apr_status_t fetch_meta(rts_ctx_t *ctx, snapshot_t **psnap, rts_result_t 
         apr_pool_destroy(sp);
         return rv;
     }
-    snap = apr_pcalloc(sp, sizeof(*snap));
-    snap->pool = sp;
-    snap->fetched = rts_now(ctx);
-    snap->data = meta;
-    *psnap = snap;
+    *psnap = snapshot_new(sp, now, meta);
     return APR_SUCCESS;
+}
+
+/* Called with the mutex held by a thread that may not fetch now (must_wait): the cached copy
+ * when it is usable, else a fast failure. Releases the mutex. */
+static apr_status_t cached_or_fail(rts_ctx_t *ctx, snapshot_t *snap, apr_time_t now,
+                                   const char *what, void **pdoc, rts_result_t *res)
+{
+    if (usable_stale(ctx, snap, now)) {
+        *pdoc = snapshot_use(ctx, snap);
+        apr_thread_mutex_unlock(ctx->provider->mutex);
+        return APR_SUCCESS;
+    }
+    apr_thread_mutex_unlock(ctx->provider->mutex);
+    return rts_result_set(res, ctx->pool, RTS_EUPSTREAM, 502, "provider_unavailable",
+                          "the provider's %s is being fetched or could not be fetched "
+                          "recently, and no usable copy is cached; not waiting for it", what);
 }
 
 apr_status_t rts_provider_meta(rts_ctx_t *ctx, const rts_provider_meta_t **pmeta, rts_result_t *res)
 {
     rts_provider_t *prov = ctx->provider;
     apr_time_t now = rts_now(ctx);
-    snapshot_t *snap;
-    apr_status_t rv = APR_SUCCESS;
+    rts_http_response_t *resp;
+    snapshot_t *snap = NULL;
+    apr_status_t rv;
 
     apr_thread_mutex_lock(prov->mutex);
     if (prov->meta && now - prov->meta->fetched < ctx->cfg->metadata_ttl) {
@@ -206,26 +250,35 @@ apr_status_t rts_provider_meta(rts_ctx_t *ctx, const rts_provider_meta_t **pmeta
         apr_thread_mutex_unlock(prov->mutex);
         return APR_SUCCESS;
     }
-    if (!prov->meta && prov->meta_failed && now - prov->meta_failed < FAIL_FAST_FOR) {
-        apr_thread_mutex_unlock(prov->mutex);
-        return rts_result_set(res, ctx->pool, RTS_EUPSTREAM, 502, "provider_unavailable",
-                              "the provider's discovery document could not be fetched recently; "
-                              "not retrying for a few seconds");
+    if (must_wait(prov->meta_fetching, prov->meta_failed, now)) {
+        void *doc = NULL;
+        rv = cached_or_fail(ctx, prov->meta, now, "discovery document", &doc, res);
+        *pmeta = doc;
+        return rv;
     }
-    /* One fetch at a time per process; it is bounded by the HTTP timeout and rare. */
-    rv = fetch_meta(ctx, &snap, res);
+    prov->meta_fetching = 1;
+    apr_thread_mutex_unlock(prov->mutex);
+
+    /* no lock held: other threads use the cached copy or fail fast meanwhile */
+    rv = fetch(ctx, ctx->cfg->metadata_url, &resp, res);
+
+    apr_thread_mutex_lock(prov->mutex);
+    prov->meta_fetching = 0;
+    if (rv == APR_SUCCESS) {
+        rv = parse_meta(ctx, resp, now, &snap, res);
+    }
     if (rv == APR_SUCCESS) {
         snapshot_retire(prov->meta);
         prov->meta = snap;
         prov->meta_failed = 0;
     }
     else {
-        prov->meta_failed = now;
+        prov->meta_failed = rts_now(ctx);
         rts_metric_inc(ctx, RTS_M_PROVIDER_ERRORS_DISCOVERY);
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
                        RTS_LOGNO(10020) "provider metadata: %s", res->description);
     }
-    if (prov->meta) {
+    if (rv == APR_SUCCESS || usable_stale(ctx, prov->meta, now)) {
         /* stale metadata beats none while the provider recovers */
         *pmeta = snapshot_use(ctx, prov->meta);
         rv = APR_SUCCESS;
@@ -242,7 +295,6 @@ apr_status_t rts_provider_jwks(rts_ctx_t *ctx, int refetch, const rts_jwks_t **p
     apr_time_t now = rts_now(ctx);
     rts_http_response_t *resp;
     rts_jwks_t *jwks;
-    snapshot_t *snap;
     apr_pool_t *sp;
     apr_status_t rv;
 
@@ -261,10 +313,23 @@ apr_status_t rts_provider_jwks(rts_ctx_t *ctx, int refetch, const rts_jwks_t **p
             return APR_SUCCESS;
         }
     }
+    if (must_wait(prov->jwks_fetching, prov->jwks_failed, now)) {
+        void *doc = NULL;
+        rv = cached_or_fail(ctx, prov->jwks, now, "JWKS", &doc, res);
+        *pjwks = doc;
+        return rv;
+    }
+    prov->jwks_fetching = 1;
     if (refetch) {
         prov->jwks_refetched = now;
     }
+    apr_thread_mutex_unlock(prov->mutex);
+
+    /* no lock held (see rts_provider_meta) */
     rv = fetch(ctx, meta->jwks_uri, &resp, res);
+
+    apr_thread_mutex_lock(prov->mutex);
+    prov->jwks_fetching = 0;
     if (rv == APR_SUCCESS) {
         apr_pool_create(&sp, prov->pool);
         rv = rts_jwks_parse(sp, resp->body, resp->body_len, ctx->cfg->max_response, &jwks, res);
@@ -274,25 +339,20 @@ apr_status_t rts_provider_jwks(rts_ctx_t *ctx, int refetch, const rts_jwks_t **p
             apr_pool_destroy(sp);
         }
         else {
-            snap = apr_pcalloc(sp, sizeof(*snap));
-            snap->pool = sp;
-            snap->fetched = now;
-            snap->data = jwks;
             snapshot_retire(prov->jwks);
-            prov->jwks = snap;
+            prov->jwks = snapshot_new(sp, now, jwks);
+            prov->jwks_failed = 0;
         }
     }
     if (rv != APR_SUCCESS) {
+        prov->jwks_failed = rts_now(ctx);
         rts_metric_inc(ctx, RTS_M_PROVIDER_ERRORS_JWKS);
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
                        RTS_LOGNO(10021) "provider JWKS: %s", res->description);
-        if (prov->jwks) {
-            *pjwks = snapshot_use(ctx, prov->jwks);
-            rv = APR_SUCCESS;
-        }
     }
-    else {
+    if (rv == APR_SUCCESS || usable_stale(ctx, prov->jwks, now)) {
         *pjwks = snapshot_use(ctx, prov->jwks);
+        rv = APR_SUCCESS;
     }
     apr_thread_mutex_unlock(prov->mutex);
     return rv;

@@ -24,12 +24,15 @@ apr_status_t rts_provider_create(apr_pool_t *pool, rts_provider_t **pprovider);
 
 /* The metadata, fetched when absent or older than cfg->metadata_ttl. The issuer must equal
  * cfg->issuer exactly (Discovery §4.3); the endpoints must be https URLs (http only when the
- * metadata URL itself is http, for tests). After a failed fetch, stale metadata is used if any;
- * if none, further requests fail fast for a few seconds instead of queueing on a dead provider. */
+ * metadata URL itself is http, for tests). No lock is held during the fetch, and one fetch is
+ * in flight per process: meanwhile, and for 5 s after a failed fetch, other requests use the
+ * cached copy even when it is past its TTL (up to 24 h past it), or fail fast (502) when there
+ * is none; they never wait for the provider. */
 apr_status_t rts_provider_meta(rts_ctx_t *ctx, const rts_provider_meta_t **pmeta, rts_result_t *res);
 
 /* The JWKS; with refetch non-zero (an unknown kid was seen) it is fetched again, at most once
- * per cfg->jwks_min_refetch. */
+ * per cfg->jwks_min_refetch. Fetched like the metadata: never under a lock, one fetch in
+ * flight, stale copy or fail fast meanwhile and for 5 s after a failure. */
 apr_status_t rts_provider_jwks(rts_ctx_t *ctx, int refetch, const rts_jwks_t **pjwks,
                                rts_result_t *res);
 

@@ -147,6 +147,7 @@ static void release_intent(rts_ctx_t *ctx, const rts_session_t *mine, int backof
     int step = mine->retry_step < RTS_SESSION_CODEC_MAX_STEP ? mine->retry_step + 1
                                                                : mine->retry_step;
     apr_time_t retry_at = backoff ? rts_now(ctx) + rts_refresh_backoff(step, retry_after) : 0;
+    apr_status_t rv;
     int i;
 
     *pretry_at = retry_at;
@@ -162,10 +163,28 @@ static void release_intent(rts_ctx_t *ctx, const rts_session_t *mine, int backof
             cur->retry_step = step;
             cur->retry_at = retry_at;
         }
-        if (rts_session_cas(ctx, cur) != APR_EEXIST) {
+        rv = rts_session_cas(ctx, cur);
+        if (rv != APR_EEXIST && rv != RTS_ESTOREUNKNOWN) {   /* unknown: the re-read tells */
             return;
         }
     }
+}
+
+/* A CAS of the intent whose outcome is unknown (sent, no answer): it is ours when the record
+ * now carries our owner on the same generation. APR_EEXIST when someone else's version is
+ * there (start over), a store failure when it cannot be read. */
+static apr_status_t intent_outcome(rts_ctx_t *ctx, const rts_session_t *mine)
+{
+    rts_session_t *cur = session_copy(ctx->pool, mine);
+    apr_status_t rv = reload(ctx, &cur);
+
+    if (rv != APR_SUCCESS) {
+        return rv == APR_ENOENT ? APR_ENOENT : RTS_ESTOREUNKNOWN;
+    }
+    if (cur->gen == mine->gen && cur->lock_owner && !strcmp(cur->lock_owner, mine->lock_owner)) {
+        return APR_SUCCESS;
+    }
+    return APR_EEXIST;
 }
 
 /* Writes the new generation: re-reads for the current CAS unique (memcached does not return
@@ -205,7 +224,7 @@ static apr_status_t write_generation(rts_ctx_t *ctx, const rts_session_t *mine,
             *pout = RTS_REFRESH_ENDED;
             return APR_SUCCESS;
         }
-        if (rv != APR_EEXIST) {
+        if (rv != APR_EEXIST && rv != RTS_ESTOREUNKNOWN) {  /* unknown: the re-read tells */
             return rv;
         }
     }
@@ -245,7 +264,7 @@ static apr_status_t adopt_id_token(rts_ctx_t *ctx, const rts_session_t *mine,
             *ps = cur;
             return APR_SUCCESS;
         }
-        if (rv != APR_EEXIST) {
+        if (rv != APR_EEXIST && rv != RTS_ESTOREUNKNOWN) {  /* unknown: the re-read tells */
             break;
         }
     }
@@ -551,6 +570,9 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
                 mine->rt_lost = s->rt_lost + 1;
             }
             rv = rts_session_cas(ctx, mine);
+            if (rv == RTS_ESTOREUNKNOWN) {
+                rv = intent_outcome(ctx, mine);
+            }
             if (rv == APR_SUCCESS) {
                 if (s->lock_owner) {
                     rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,

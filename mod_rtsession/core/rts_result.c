@@ -66,6 +66,8 @@ const char *rts_strerror(apr_pool_t *p, apr_status_t rv)
     case RTS_ECONFIG:       return "configuration error";
     case RTS_EBADINPUT:     return "malformed input";
     case RTS_ESTORE:        return "session store failure";
+    case RTS_ESTOREUNKNOWN: return "session store write outcome unknown";
+    case RTS_ESTOREDOWN:    return "session store server failed fast (down or refused)";
     default:
         return apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
     }

@@ -9,6 +9,7 @@
 #include "rts_crypto.h"
 #include "rts_lifetime.h"
 #include "rts_util.h"
+#include "rts_config.h"
 
 #define SESSION_KEY_PREFIX "rts:s:"
 #define SEAL_INFO "rtsession session v2"   /* v2: binary plaintext (rts_session_codec.h) */
@@ -16,6 +17,27 @@
 apr_status_t rts_session_new_id(apr_pool_t *p, const char **pid)
 {
     return rts_random_token(p, RTS_SESSION_ID_BYTES, pid);
+}
+
+apr_status_t rts_session_new_id_placed(rts_ctx_t *ctx, const char **pid)
+{
+    const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, 0, rts_secret_t);
+    apr_status_t rv;
+    int i;
+
+    /* The id is random anyway: draw again while its record would land on a memcached server
+     * that is failed fast, so a login during a server's outage creates a session elsewhere
+     * that stays where it is when the server returns (no key ever moves). 16 draws miss only
+     * when nearly every server is down; the add then fails fast (503). */
+    for (i = 0; i < RTS_PLACE_DRAWS; i++) {
+        if ((rv = rts_session_new_id(ctx->pool, pid)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (rts_store_usable(ctx->store, rts_session_store_key(ctx->pool, secret, *pid))) {
+            break;
+        }
+    }
+    return APR_SUCCESS;
 }
 
 int rts_session_id_valid(const char *id)

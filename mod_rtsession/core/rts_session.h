@@ -41,6 +41,9 @@ typedef struct rts_session_t {
 
 /* A new random session id. */
 apr_status_t rts_session_new_id(apr_pool_t *p, const char **pid);
+/* A new id whose record lands on a memcached server that is not failed fast (see
+ * rts_store_t.usable), drawn at most RTS_PLACE_DRAWS times. */
+apr_status_t rts_session_new_id_placed(rts_ctx_t *ctx, const char **pid);
 /* The store key of a session id under a secret. */
 const char *rts_session_store_key(apr_pool_t *p, const rts_secret_t *secret, const char *id);
 /* Checks the shape of a cookie value (43 base64url characters) before any store access. */

@@ -1,7 +1,12 @@
 /* The session store interface: a key/value store with expiry, add and compare-and-swap.
  * memcached implements it (rts_store_memcached.c); the unit tests use an in-memory fake.
  * group_key places several keys on one server (libmemcached's *_by_key); NULL means the key
- * itself. ttl is in seconds (0 = no expiry; callers always pass one). */
+ * itself. ttl is in seconds (0 = no expiry; callers always pass one).
+ * Failures every operation may give: RTS_ESTOREDOWN (the key's server is failed fast after a
+ * timeout or refusal, or the store refuses to work; nothing was sent), APR_TIMEUP,
+ * APR_ECONNREFUSED, RTS_ESTORE. A write (set, add, cas) that may have reached the server
+ * without an answer (timeout, connection broken mid-command) gives RTS_ESTOREUNKNOWN: it may
+ * have been applied, so re-read before deciding; never take it for a lost race (EEXIST). */
 #ifndef RTS_STORE_H
 #define RTS_STORE_H
 
@@ -9,6 +14,8 @@
 #include "rts.h"
 
 #define RTS_STORE_MAX_VALUE (64 * 1024)
+/* Draws of a new random key (session id, login state) while its server is failed fast. */
+#define RTS_PLACE_DRAWS 16
 
 struct rts_store_t {
     const char *name;
@@ -29,8 +36,19 @@ struct rts_store_t {
     /* Resets the expiry without rewriting the value. APR_ENOENT when absent. */
     apr_status_t (*touch)(struct rts_store_t *s, const char *group_key, const char *key,
                           apr_uint32_t ttl);
+    /* Optional (NULL: always usable). Non-zero when an operation on group_key would be
+     * attempted now (its server is not failed fast): an in-process check, except that when
+     * the server's probe is due, a get of group_key probes it (bounded by a short timeout).
+     * Used to place new random keys (never on the hot path). */
+    int (*usable)(struct rts_store_t *s, const char *group_key);
     void *impl;
 };
+
+/* Whether an operation on group_key would be attempted now (see usable above). */
+static inline int rts_store_usable(struct rts_store_t *s, const char *group_key)
+{
+    return s->usable == NULL || s->usable(s, group_key);
+}
 
 /* A memcached store for one process, from a libmemcached configuration string
  * (e.g. "--SERVER=127.0.0.1:11211 --SERVER=127.0.0.1:11212"). The connection pool is shared by
@@ -40,6 +58,8 @@ struct rts_store_t {
 apr_status_t rts_store_memcached_create(apr_pool_t *pool, const char *config_string,
                                         unsigned max_conns, apr_interval_time_t timeout,
                                         struct rts_store_t **pstore);
+/* Where the store logs its breaker transitions and refusals (RTS106xx); NULL: nowhere. */
+void rts_store_memcached_set_log(struct rts_store_t *s, const struct rts_log_t *log);
 /* Checks a configuration string without connecting (for configtest). APR_EINVAL with an
  * explanation in *perr (allocated from p) when it does not parse. */
 apr_status_t rts_store_memcached_check(apr_pool_t *p, const char *config_string, const char **perr);

@@ -9,37 +9,63 @@
 #include <string.h>
 #include <time.h>
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <libmemcached-1.0/memcached.h>
 #include <libmemcachedutil-1.0/pool.h>
 
 #include "rts.h"
+#include "rts_lock.h"
+#include "rts_log.h"
 #include "rts_store.h"
 
 #define RTS_MC_MAX_KEY 250
 /* memcached reads an expiry above 30 days as an absolute Unix time. */
 #define RTS_MC_RELATIVE_TTL_MAX (60 * 60 * 24 * 30)
-/* A failed server is not retried for this many seconds; operations on it fail at once. */
-#define RTS_MC_RETRY_TIMEOUT 3
-/* One connection failure ejects the server from the hash ring. With 2, every pooled
- * connection (each has its own ring) answered 503 for its first seconds after a death. */
+/* libmemcached's own pause of one connection after a failure. Short: the process-wide breaker
+ * below does the failing fast, and a longer per-connection pause would only make its probes
+ * fail without trying. */
+#define RTS_MC_RETRY_TIMEOUT 1
 #define RTS_MC_FAILURE_LIMIT 1
-/* An ejected server is probed again after this many seconds (a restarted one rejoins). */
-#define RTS_MC_DEAD_TIMEOUT 5
-/* Attempts of one operation while its server cannot be reached: a broken established
- * connection fails mid-read, the reconnect is refused and ejects the server, the next attempt
- * goes to the server that now owns the key. */
-#define RTS_MC_ATTEMPTS 4
+/* An open breaker lets one probe through per this interval; the probe waits at most
+ * RTS_MC_PROBE_TIMEOUT_MS (or the configured timeout when shorter). */
+#define RTS_MC_PROBE_INTERVAL apr_time_from_sec(1)
+#define RTS_MC_PROBE_TIMEOUT_MS 200
 
 typedef enum {
     RTS_MC_OP_GET, RTS_MC_OP_SET, RTS_MC_OP_ADD, RTS_MC_OP_CAS, RTS_MC_OP_DEL, RTS_MC_OP_TOUCH,
     RTS_MC_OP_FETCH
 } rts_mc_op_t;
 
+/* What a failed command tells about the server and about the command. */
+typedef enum {
+    RTS_MC_ANSWERED,   /* the server answered (success, not found, exists, errors it sent) */
+    RTS_MC_UNSENT,     /* nothing was sent: connect refused, server paused by libmemcached */
+    RTS_MC_BROKEN,     /* the connection broke mid-command (reset, EOF): it may have run */
+    RTS_MC_TIMEOUT     /* no answer in time: it may have run */
+} rts_mc_kind_t;
+
+/* A process-wide circuit breaker for one server (every pooled connection shares it: each
+ * memcached_st of the pool has its own view of failures, so a per-connection pause lets every
+ * other connection wait the full timeout again). */
+typedef struct {
+    volatile apr_uint32_t open;   /* read without the lock on every operation */
+    int probing;                  /* one probe at a time (under the lock) */
+    apr_time_t retry_at;          /* next probe (under the lock) */
+    apr_time_t opened;
+    const char *name;             /* host:port */
+} rts_mc_breaker_t;
+
 typedef struct {
     memcached_st *master;          /* template the pool clones; never used for I/O */
+    memcached_st *ring;            /* a clone, as the pool makes them, only for hashing keys */
     memcached_pool_st *mpool;
     apr_interval_time_t timeout;
+    rts_lock_t *lock;              /* the breakers' transitions */
+    rts_mc_breaker_t *breakers;    /* one per server, by libmemcached's server index */
+    uint32_t nservers;
+    volatile apr_uint32_t cas_disabled;
+    const rts_log_t *log;          /* may be NULL */
 } rts_mc_t;
 
 /* The only translation from libmemcached's codes. err is the saved errno for MEMCACHED_ERRNO.
@@ -98,6 +124,58 @@ static apr_status_t rts_mc_status(memcached_return_t rc, int err, rts_mc_op_t op
         /* Read/write failures mid-command (outcome unknown), server errors, protocol errors. */
         return RTS_ESTORE;
     }
+}
+
+/* Whether the command can have reached the server (see rts_mc_kind_t). */
+static rts_mc_kind_t rts_mc_kind(memcached_return_t rc, int err)
+{
+    switch (rc) {
+    case MEMCACHED_TIMEOUT:
+        return RTS_MC_TIMEOUT;
+    case MEMCACHED_HOST_LOOKUP_FAILURE:
+    case MEMCACHED_NO_SERVERS:
+    case MEMCACHED_SERVER_MARKED_DEAD:
+    case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
+    case MEMCACHED_CONNECTION_SOCKET_CREATE_FAILURE:
+        return RTS_MC_UNSENT;
+    case MEMCACHED_ERRNO:
+    case MEMCACHED_CONNECTION_FAILURE:
+        switch (err) {
+        case ETIMEDOUT:
+        case EAGAIN:
+            return RTS_MC_TIMEOUT;
+        case ECONNREFUSED:
+        case EHOSTUNREACH:
+        case ENETUNREACH:
+        case EHOSTDOWN:
+        case ENETDOWN:
+        case EADDRNOTAVAIL:
+            return RTS_MC_UNSENT;    /* connect() failed */
+        default:
+            return RTS_MC_BROKEN;    /* reset, broken pipe, EOF: the command may have run */
+        }
+    case MEMCACHED_WRITE_FAILURE:
+    case MEMCACHED_READ_FAILURE:
+    case MEMCACHED_UNKNOWN_READ_FAILURE:
+        return RTS_MC_BROKEN;
+    default:
+        return RTS_MC_ANSWERED;
+    }
+}
+
+/* One command's result: the status and what it says about the server. */
+typedef struct {
+    apr_status_t rv;
+    rts_mc_kind_t kind;
+} rts_mc_res_t;
+
+static rts_mc_res_t rts_mc_res(memcached_return_t rc, int err, rts_mc_op_t op)
+{
+    rts_mc_res_t r;
+
+    r.rv = rts_mc_status(rc, err, op);
+    r.kind = r.rv == APR_SUCCESS ? RTS_MC_ANSWERED : rts_mc_kind(rc, err);
+    return r;
 }
 
 static apr_status_t rts_mc_check_key(const char *key)
@@ -165,21 +243,152 @@ static apr_status_t rts_mc_acquire(rts_mc_t *mc, memcached_st **pm)
     return APR_SUCCESS;
 }
 
-static apr_status_t rts_mc_result(memcached_st *m, memcached_return_t rc, rts_mc_op_t op)
+static rts_mc_res_t rts_mc_result(memcached_st *m, memcached_return_t rc, rts_mc_op_t op)
 {
-    return rts_mc_status(rc, rc == MEMCACHED_ERRNO ? memcached_last_error_errno(m) : 0, op);
+    int err = 0;
+
+    if (rc == MEMCACHED_ERRNO || rc == MEMCACHED_CONNECTION_FAILURE) {
+        err = memcached_last_error_errno(m);
+    }
+    return rts_mc_res(rc, err, op);
+}
+
+/* ---- the breaker ---- */
+
+/* Whether an operation may go to b's server now. *pprobe is set when this operation is the
+ * one probe of an open breaker. The closed case is one atomic read: no lock, no I/O. */
+static apr_status_t rts_mc_breaker_enter(rts_mc_t *mc, rts_mc_breaker_t *b, int *pprobe)
+{
+    apr_time_t now;
+    apr_status_t rv = RTS_ESTOREDOWN;
+
+    *pprobe = 0;
+    if (apr_atomic_read32(&mc->cas_disabled)) {
+        return RTS_ESTOREDOWN;
+    }
+    if (b == NULL || !apr_atomic_read32(&b->open)) {
+        return APR_SUCCESS;
+    }
+    now = apr_time_now();
+    rts_lock(mc->lock);
+    if (!b->open) {
+        rv = APR_SUCCESS;
+    }
+    else if (!b->probing && now >= b->retry_at) {
+        b->probing = 1;
+        *pprobe = 1;
+        rv = APR_SUCCESS;
+    }
+    rts_unlock(mc->lock);
+    return rv;
+}
+
+/* Records what an operation learnt about b's server: a timeout or a refused/paused connection
+ * opens the breaker; any answer closes it. */
+static void rts_mc_breaker_leave(rts_mc_t *mc, rts_mc_breaker_t *b, int probe, rts_mc_kind_t kind)
+{
+    apr_time_t now;
+
+    if (b == NULL || (kind == RTS_MC_ANSWERED && !probe && !apr_atomic_read32(&b->open))) {
+        return;
+    }
+    now = apr_time_now();
+    rts_lock(mc->lock);
+    if (kind == RTS_MC_ANSWERED) {
+        if (b->open) {
+            rts_log_perror(mc->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,
+                           RTS_LOGNO(10601) "memcached server %s answers again after %"
+                           APR_TIME_T_FMT " ms: its sessions are served again", b->name,
+                           apr_time_as_msec(now - b->opened));
+        }
+        apr_atomic_set32(&b->open, 0);
+        b->probing = 0;
+    }
+    else if (kind == RTS_MC_TIMEOUT || kind == RTS_MC_UNSENT) {
+        if (!b->open) {
+            b->opened = now;
+            apr_atomic_set32(&b->open, 1);
+            rts_log_perror(mc->log, RTS_LOG_MARK, RTS_LOG_ERR, 0,
+                           RTS_LOGNO(10600) "memcached server %s %s: its keys are failed fast "
+                           "(503) until a probe (one per second per process) gets an answer",
+                           b->name, kind == RTS_MC_TIMEOUT ? "did not answer in time"
+                                                           : "refused or is paused");
+        }
+        b->retry_at = now + RTS_MC_PROBE_INTERVAL;
+        if (probe) {
+            b->probing = 0;
+        }
+    }
+    else if (probe) {
+        b->probing = 0;              /* broken twice: undecided, probe again later */
+        b->retry_at = now + RTS_MC_PROBE_INTERVAL;
+    }
+    rts_unlock(mc->lock);
+}
+
+/* A probe waits less than a normal operation: it is paid by a request that would otherwise
+ * have been answered 503 at once. */
+static void rts_mc_probe_timeout(rts_mc_t *mc, memcached_st *m, int probe)
+{
+    uint64_t ms = (uint64_t)(mc->timeout / 1000);
+
+    if (probe && ms > RTS_MC_PROBE_TIMEOUT_MS) {
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, RTS_MC_PROBE_TIMEOUT_MS);
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, RTS_MC_PROBE_TIMEOUT_MS);
+    }
+}
+
+static void rts_mc_probe_timeout_restore(rts_mc_t *mc, memcached_st *m, int probe)
+{
+    if (probe && (uint64_t)(mc->timeout / 1000) > RTS_MC_PROBE_TIMEOUT_MS) {
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_POLL_TIMEOUT,
+                               memcached_behavior_get(mc->master, MEMCACHED_BEHAVIOR_POLL_TIMEOUT));
+        memcached_behavior_set(m, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT,
+                               memcached_behavior_get(mc->master,
+                                                      MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT));
+    }
+}
+
+static rts_mc_breaker_t *rts_mc_breaker(rts_mc_t *mc, const char *group)
+{
+    uint32_t i;
+
+    if (mc->nservers == 0) {
+        return NULL;
+    }
+    /* The server index the ring gives the key. A clone's ring, not the master's: the master's
+     * is not rebuilt for the distribution set on it (measured: other servers than the pooled
+     * clones used). No server is ever ejected, so every clone's ring stays the same. */
+    i = mc->nservers == 1 ? 0 : memcached_generate_hash(mc->ring, group, strlen(group));
+    return i < mc->nservers ? &mc->breakers[i] : NULL;
+}
+
+/* ---- commands ---- */
+
+/* A CAS unique of 0 means the server runs without CAS (memcached -C): every cas would then
+ * succeed and the store's exclusion would be void. The store stops working at once. */
+static apr_status_t rts_mc_cas_disabled(rts_mc_t *mc, const rts_mc_breaker_t *b)
+{
+    if (apr_atomic_cas32(&mc->cas_disabled, 1, 0) == 0) {
+        rts_log_perror(mc->log, RTS_LOG_MARK, RTS_LOG_CRIT, 0,
+                       RTS_LOGNO(10602) "memcached server %s returned an item with CAS unique 0: "
+                       "it runs with CAS disabled (memcached -C), which voids the refresh "
+                       "exclusion; the session store refuses to work (503) until httpd is "
+                       "restarted against servers without -C", b ? b->name : "?");
+    }
+    return RTS_ESTOREDOWN;
 }
 
 /* One get on m (not released here). */
-static apr_status_t rts_mc_get_on(memcached_st *m, apr_pool_t *p, const char *group,
-                                  const char *key, const char **pval, apr_size_t *plen,
-                                  apr_uint64_t *pcas)
+static rts_mc_res_t rts_mc_get_on(rts_mc_t *mc, const rts_mc_breaker_t *b, memcached_st *m,
+                                  apr_pool_t *p, const char *group, const char *key,
+                                  const char **pval, apr_size_t *plen, apr_uint64_t *pcas)
 {
     memcached_result_st res_buf, *res;
     memcached_return_t rc;
     size_t klen = strlen(key);
-    int found = 0, err = 0;
-    apr_status_t rv;
+    int found = 0, nocas = 0;
+    rts_mc_res_t r;
 
     /* mget + fetch_result is the only way to see the CAS unique of a single get. */
     rc = memcached_mget_by_key(m, group, strlen(group), &key, &klen, 1);
@@ -189,17 +398,24 @@ static apr_status_t rts_mc_get_on(memcached_st *m, apr_pool_t *p, const char *gr
     /* Caller-owned result: fetch_result frees a library-allocated one when results end. */
     if ((res = memcached_result_create(m, &res_buf)) == NULL) {
         memcached_quit(m); /* drop the unread reply */
-        return APR_ENOMEM;
+        r.rv = APR_ENOMEM;
+        r.kind = RTS_MC_ANSWERED;
+        return r;
     }
-    rv = APR_SUCCESS;
+    r.rv = APR_SUCCESS;
+    r.kind = RTS_MC_ANSWERED;
     /* Read to the end so the connection goes back to the pool in sync. */
     while (memcached_fetch_result(m, res, &rc) != NULL) {
         size_t len = memcached_result_length(res);
         if (found++) {
             continue;
         }
+        if (memcached_result_cas(res) == 0) {
+            nocas = 1;
+            continue;
+        }
         if (len > RTS_STORE_MAX_VALUE) {
-            rv = RTS_ETOOLARGE;
+            r.rv = RTS_ETOOLARGE;
             continue;
         }
         if (pval != NULL) {
@@ -215,18 +431,18 @@ static apr_status_t rts_mc_get_on(memcached_st *m, apr_pool_t *p, const char *gr
             *pcas = memcached_result_cas(res);
         }
     }
-    if (rc == MEMCACHED_ERRNO) {
-        err = memcached_last_error_errno(m);
+    if (!found) {
+        r = rts_mc_result(m, rc, RTS_MC_OP_GET);
     }
     memcached_result_free(res);
-    if (found) {
-        return rv;
+    if (nocas) {
+        r.rv = rts_mc_cas_disabled(mc, b);
     }
-    return rts_mc_status(rc, err, RTS_MC_OP_GET);
+    return r;
 }
 
 /* One set, add or cas on m (not released here). */
-static apr_status_t rts_mc_store_on(memcached_st *m, rts_mc_op_t op, const char *group,
+static rts_mc_res_t rts_mc_store_on(memcached_st *m, rts_mc_op_t op, const char *group,
                                     const char *key, const char *val, apr_size_t len,
                                     apr_uint32_t ttl, apr_uint64_t cas)
 {
@@ -249,57 +465,99 @@ static apr_status_t rts_mc_store_on(memcached_st *m, rts_mc_op_t op, const char 
     return rts_mc_result(m, rc, op);
 }
 
-/* Validates the keys and takes a memcached_st from the pool (release it when done). */
+/* One operation in progress: its server's breaker and its pooled connection. */
+typedef struct {
+    const char *group;
+    rts_mc_breaker_t *b;
+    int probe;
+    memcached_st *m;
+} rts_mc_call_t;
+
+/* Validates the keys, asks the breaker, and takes a memcached_st from the pool. The breaker is
+ * asked first: while a server hangs, the pool's connections may all be busy waiting on it. */
 static apr_status_t rts_mc_begin(rts_mc_t *mc, const char *group_key, const char *key,
-                                 const char **pgroup, memcached_st **pm)
+                                 rts_mc_call_t *call)
 {
     apr_status_t rv;
 
-    if ((rv = rts_mc_check_keys(group_key, key, pgroup)) != APR_SUCCESS) {
+    if ((rv = rts_mc_check_keys(group_key, key, &call->group)) != APR_SUCCESS) {
         return rv;
     }
-    return rts_mc_acquire(mc, pm);
+    call->b = rts_mc_breaker(mc, call->group);
+    if ((rv = rts_mc_breaker_enter(mc, call->b, &call->probe)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((rv = rts_mc_acquire(mc, &call->m)) != APR_SUCCESS) {
+        if (call->probe) {
+            rts_mc_breaker_leave(mc, call->b, 1, RTS_MC_BROKEN);   /* not probed: later */
+        }
+        return rv;
+    }
+    rts_mc_probe_timeout(mc, call->m, call->probe);
+    return APR_SUCCESS;
 }
 
-/* Retry an operation on the same memcached_st while its server cannot be reached
- * (APR_ECONNREFUSED): that memcached_st's ring ejects the server at its failure, so the next
- * attempt goes to the server that now owns the key (another pooled memcached_st would still
- * have its own, unaware ring). A retry is safe for every operation: get, set, delete and touch
- * are idempotent, and a repeated add or cas can only fail (EEXIST, or ENOENT on the new owner). */
-#define RTS_MC_WITH_RETRY(rv, call) \
-    do { \
-        int attempt_; \
-        for (attempt_ = 1; ((rv) = (call)) == APR_ECONNREFUSED && attempt_ < RTS_MC_ATTEMPTS; \
-             ++attempt_) { \
-        } \
-    } while (0)
+static apr_status_t rts_mc_end(rts_mc_t *mc, rts_mc_call_t *call, rts_mc_res_t r)
+{
+    rts_mc_probe_timeout_restore(mc, call->m, call->probe);
+    if (r.kind != RTS_MC_ANSWERED) {
+        /* libmemcached keeps a timed-out connection and its unread reply: the next mget on
+         * this memcached_st, for any server, would first wait for that reply (measured: a
+         * healthy server's get took the full timeout). Start clean. */
+        memcached_quit(call->m);
+    }
+    memcached_pool_release(mc->mpool, call->m);
+    rts_mc_breaker_leave(mc, call->b, call->probe, r.kind);
+    return r.rv;
+}
 
-/* For get, delete and touch, whose repetition changes nothing, a failure in the middle of the
- * command (RTS_ESTORE: an established connection to a server that just died) is retried too;
- * add, set and cas are not, since their first attempt may have been applied. */
-#define RTS_MC_WITH_RETRY_IDEMPOTENT(rv, call) \
-    do { \
-        int attempt_; \
-        for (attempt_ = 1; (((rv) = (call)) == APR_ECONNREFUSED || (rv) == RTS_ESTORE) \
-                           && attempt_ < RTS_MC_ATTEMPTS; ++attempt_) { \
-        } \
-    } while (0)
+/* Retry rules. Every retry stays on the same memcached_st and goes to the same server (no
+ * server is ever ejected, so a key never moves).
+ * - A connection that broke mid-command (RTS_MC_BROKEN: a pooled connection to a server that
+ *   restarted, reset, broken pipe) is retried once on a fresh connection, for get, delete and
+ *   touch (repeating them changes nothing), and for add and cas, whose repetition can only
+ *   fail: if the first one was applied, the second answers "exists", which is then reported
+ *   as RTS_ESTOREUNKNOWN, never as a lost race.
+ * - set is never repeated once it may have been sent (it always wins: a late duplicate could
+ *   overwrite a newer write).
+ * - A timeout is never retried (it would double the wait); nor is a refused connection (the
+ *   same server would refuse again).
+ * - A write whose outcome stays unknown (timeout, broken twice) is RTS_ESTOREUNKNOWN. */
+static apr_status_t rts_mc_write_outcome(rts_mc_op_t op, rts_mc_res_t first, rts_mc_res_t *pr)
+{
+    if (first.kind == RTS_MC_UNSENT) {
+        return first.rv;
+    }
+    if (first.kind == RTS_MC_TIMEOUT || (first.kind == RTS_MC_BROKEN && op == RTS_MC_OP_SET)) {
+        return RTS_ESTOREUNKNOWN;
+    }
+    if (first.kind == RTS_MC_BROKEN) {
+        /* second attempt, in pr */
+        if (pr->kind != RTS_MC_ANSWERED || pr->rv == APR_EEXIST) {
+            return RTS_ESTOREUNKNOWN;
+        }
+        return pr->rv;
+    }
+    return first.rv;
+}
 
 static apr_status_t rts_mc_get(rts_store_t *s, apr_pool_t *p, const char *group_key,
                                const char *key, const char **pval, apr_size_t *plen,
                                apr_uint64_t *pcas)
 {
     rts_mc_t *mc = s->impl;
-    memcached_st *m;
-    const char *group;
+    rts_mc_call_t c;
+    rts_mc_res_t r;
     apr_status_t rv;
 
-    if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
+    if ((rv = rts_mc_begin(mc, group_key, key, &c)) != APR_SUCCESS) {
         return rv;
     }
-    RTS_MC_WITH_RETRY_IDEMPOTENT(rv, rts_mc_get_on(m, p, group, key, pval, plen, pcas));
-    memcached_pool_release(mc->mpool, m);
-    return rv;
+    r = rts_mc_get_on(mc, c.b, c.m, p, c.group, key, pval, plen, pcas);
+    if (r.kind == RTS_MC_BROKEN) {
+        r = rts_mc_get_on(mc, c.b, c.m, p, c.group, key, pval, plen, pcas);
+    }
+    return rts_mc_end(mc, &c, r);
 }
 
 static apr_status_t rts_mc_store(rts_store_t *s, rts_mc_op_t op, const char *group_key,
@@ -307,8 +565,8 @@ static apr_status_t rts_mc_store(rts_store_t *s, rts_mc_op_t op, const char *gro
                                  apr_uint32_t ttl, apr_uint64_t cas)
 {
     rts_mc_t *mc = s->impl;
-    memcached_st *m;
-    const char *group;
+    rts_mc_call_t c;
+    rts_mc_res_t first, r;
     apr_status_t rv;
 
     if (val == NULL && len > 0) {
@@ -317,11 +575,15 @@ static apr_status_t rts_mc_store(rts_store_t *s, rts_mc_op_t op, const char *gro
     if (len > RTS_STORE_MAX_VALUE) {
         return RTS_ETOOLARGE;
     }
-    if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
+    if ((rv = rts_mc_begin(mc, group_key, key, &c)) != APR_SUCCESS) {
         return rv;
     }
-    RTS_MC_WITH_RETRY(rv, rts_mc_store_on(m, op, group, key, val, len, ttl, cas));
-    memcached_pool_release(mc->mpool, m);
+    first = r = rts_mc_store_on(c.m, op, c.group, key, val, len, ttl, cas);
+    if (first.kind == RTS_MC_BROKEN && op != RTS_MC_OP_SET) {
+        r = rts_mc_store_on(c.m, op, c.group, key, val, len, ttl, cas);
+    }
+    rv = rts_mc_write_outcome(op, first, &r);
+    rts_mc_end(mc, &c, r);
     return rv;
 }
 
@@ -344,40 +606,65 @@ static apr_status_t rts_mc_cas(rts_store_t *s, const char *group_key, const char
     return rts_mc_store(s, RTS_MC_OP_CAS, group_key, key, val, len, ttl, cas);
 }
 
-static apr_status_t rts_mc_del(rts_store_t *s, const char *group_key, const char *key)
+/* delete or touch, retried once after a broken connection. */
+static apr_status_t rts_mc_keyop(rts_store_t *s, rts_mc_op_t op, const char *group_key,
+                                 const char *key, apr_uint32_t ttl)
 {
     rts_mc_t *mc = s->impl;
-    memcached_st *m;
-    const char *group;
+    rts_mc_call_t c;
+    rts_mc_res_t r;
     apr_status_t rv;
+    int attempt;
 
-    if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
+    if ((rv = rts_mc_begin(mc, group_key, key, &c)) != APR_SUCCESS) {
         return rv;
     }
-    RTS_MC_WITH_RETRY_IDEMPOTENT(rv, rts_mc_result(m, memcached_delete_by_key(m, group,
-                                                       strlen(group), key, strlen(key), 0),
-                                                   RTS_MC_OP_DEL));
-    memcached_pool_release(mc->mpool, m);
-    return rv;
+    for (attempt = 0; attempt < 2; ++attempt) {
+        memcached_return_t rc = op == RTS_MC_OP_DEL
+            ? memcached_delete_by_key(c.m, c.group, strlen(c.group), key, strlen(key), 0)
+            : memcached_touch_by_key(c.m, c.group, strlen(c.group), key, strlen(key),
+                                     rts_mc_expiry(ttl));
+        r = rts_mc_result(c.m, rc, op);
+        if (r.kind != RTS_MC_BROKEN) {
+            break;
+        }
+    }
+    return rts_mc_end(mc, &c, r);
+}
+
+static apr_status_t rts_mc_del(rts_store_t *s, const char *group_key, const char *key)
+{
+    return rts_mc_keyop(s, RTS_MC_OP_DEL, group_key, key, 0);
 }
 
 static apr_status_t rts_mc_touch(rts_store_t *s, const char *group_key, const char *key,
                                  apr_uint32_t ttl)
 {
-    rts_mc_t *mc = s->impl;
-    memcached_st *m;
-    const char *group;
-    apr_status_t rv;
+    return rts_mc_keyop(s, RTS_MC_OP_TOUCH, group_key, key, ttl);
+}
 
-    if ((rv = rts_mc_begin(mc, group_key, key, &group, &m)) != APR_SUCCESS) {
-        return rv;
+static int rts_mc_usable(rts_store_t *s, const char *group_key)
+{
+    rts_mc_t *mc = s->impl;
+    rts_mc_breaker_t *b;
+
+    if (rts_mc_check_key(group_key) != APR_SUCCESS || apr_atomic_read32(&mc->cas_disabled)) {
+        return 0;
     }
-    RTS_MC_WITH_RETRY_IDEMPOTENT(rv, rts_mc_result(m, memcached_touch_by_key(m, group,
-                                                       strlen(group), key, strlen(key),
-                                                       rts_mc_expiry(ttl)),
-                                                   RTS_MC_OP_TOUCH));
-    memcached_pool_release(mc->mpool, m);
-    return rv;
+    b = rts_mc_breaker(mc, group_key);
+    if (b == NULL || !apr_atomic_read32(&b->open)) {
+        return 1;
+    }
+    /* Open: when its probe is due, a get of this (new, absent) key is the probe. Without it a
+     * server whose old sessions nobody uses would never be probed, and new keys would avoid
+     * it for ever. It costs the caller (a login) at most the probe timeout, once a second. */
+    s->get(s, NULL, NULL, group_key, NULL, NULL, NULL);
+    return !apr_atomic_read32(&b->open);
+}
+
+void rts_store_memcached_set_log(rts_store_t *s, const rts_log_t *log)
+{
+    ((rts_mc_t *)s->impl)->log = log;
 }
 
 static apr_status_t rts_mc_cleanup(void *data)
@@ -387,6 +674,10 @@ static apr_status_t rts_mc_cleanup(void *data)
     if (mc->mpool != NULL) {
         memcached_pool_destroy(mc->mpool);
         mc->mpool = NULL;
+    }
+    if (mc->ring != NULL) {
+        memcached_free(mc->ring);
+        mc->ring = NULL;
     }
     if (mc->master != NULL) {
         memcached_free(mc->master);
@@ -416,7 +707,7 @@ apr_status_t rts_store_memcached_check(apr_pool_t *p, const char *config_string,
     const char *bad;
     memcached_st *m;
     uint32_t nservers;
-    uint64_t replicas;
+    uint64_t replicas, eject;
 
     *perr = NULL;
     if (config_string == NULL || config_string[0] == '\0') {
@@ -442,6 +733,7 @@ apr_status_t rts_store_memcached_check(apr_pool_t *p, const char *config_string,
     }
     nservers = memcached_server_count(m);
     replicas = memcached_behavior_get(m, MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS);
+    eject = memcached_behavior_get(m, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS);
     memcached_free(m);
     if (nservers == 0) {
         *perr = "memcached configuration string names no server (--SERVER=host:port)";
@@ -459,6 +751,15 @@ apr_status_t rts_store_memcached_check(apr_pool_t *p, const char *config_string,
         *perr = "memcached option --NUMBER-OF-REPLICAS is not supported: libmemcached replicates "
                 "only set, never add or cas, so no session would have a replica, and its "
                 "replicated delete desynchronises connections (docs/deployment.md)";
+        return APR_EINVAL;
+    }
+    /* Ejection moves a failed server's keys to the others: a session then looks logged out
+     * (or is created) there, and when the server returns its old records are found again, a
+     * logout or refresh made meanwhile undone. A failed server is failed fast instead. */
+    if (eject) {
+        *perr = "memcached option --REMOVE-FAILED-SERVERS is not supported: an ejected server's "
+                "keys move to other servers and its old records come back with it, undoing "
+                "logouts made meanwhile (docs/deployment.md)";
         return APR_EINVAL;
     }
     return APR_SUCCESS;
@@ -485,6 +786,7 @@ apr_status_t rts_store_memcached_create(apr_pool_t *pool, const char *config_str
     memcached_return_t rc = MEMCACHED_SUCCESS;
     apr_status_t rv;
     uint64_t ms;
+    uint32_t i;
 
     *pstore = NULL;
     if (max_conns == 0 || timeout <= 0) {
@@ -521,12 +823,13 @@ apr_status_t rts_store_memcached_create(apr_pool_t *pool, const char *config_str
         || memcached_failed(rc = rts_mc_default(mc->master, config_string, "--SERVER-FAILURE-LIMIT",
                                                 MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT,
                                                 RTS_MC_FAILURE_LIMIT))
-        /* A dead server leaves the hash ring, so its keys move to the live servers (those
-         * sessions are lost: a new login, not a 503 on every request until it is back). */
-        || memcached_failed(rc = rts_mc_default(mc->master, config_string, "--REMOVE-FAILED-SERVERS",
-                                                MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 1))
-        || memcached_failed(rc = memcached_behavior_set(mc->master, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT,
-                                                        RTS_MC_DEAD_TIMEOUT))) {
+        /* No server ever leaves the hash ring (rts_store_memcached_check refuses the option):
+         * its keys would move to other servers, and come back with their old values when it
+         * returns (a logout during the outage undone). A failing server is failed fast by the
+         * breaker instead. */
+        || memcached_failed(rc = memcached_behavior_set(mc->master,
+                                                        MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS,
+                                                        0))) {
         return rts_mc_status(rc, 0, RTS_MC_OP_FETCH);
     }
     /* Consistent hashing, so adding or losing a server moves few sessions. KETAMA_WEIGHTED also
@@ -549,8 +852,23 @@ apr_status_t rts_store_memcached_create(apr_pool_t *pool, const char *config_str
         return APR_ENOMEM;
     }
 
+    if ((mc->ring = memcached_clone(NULL, mc->master)) == NULL) {
+        return APR_ENOMEM;
+    }
+    if ((rv = rts_lock_create(pool, &mc->lock)) != APR_SUCCESS) {
+        return rv;
+    }
+    mc->nservers = memcached_server_count(mc->master);
+    mc->breakers = apr_pcalloc(pool, mc->nservers * sizeof(*mc->breakers) + 1);
+    for (i = 0; i < mc->nservers; ++i) {
+        const memcached_instance_st *inst = memcached_server_instance_by_position(mc->master, i);
+        mc->breakers[i].name = apr_psprintf(pool, "%s:%u", memcached_server_name(inst),
+                                            (unsigned)memcached_server_port(inst));
+    }
+
     s = apr_pcalloc(pool, sizeof(*s));
     s->name = "memcached";
+    s->usable = rts_mc_usable;
     s->get = rts_mc_get;
     s->set = rts_mc_set;
     s->add = rts_mc_add;

@@ -7,7 +7,13 @@
 // Endpoints: /.well-known/openid-configuration, /jwks, /authorize (redirects straight back to
 // the redirect_uri: there is no user interaction), /token, /userinfo; admin: GET /admin/state
 // (counters and the token request log), POST /admin/scenario, POST /admin/rotate (new signing
-// key, the old one leaves the JWKS), POST /admin/reset.
+// key, the old one leaves the JWKS), POST /admin/refresh {"fault": F, "access_token_ttl": N}
+// (see REFRESH_FAULTS), POST /admin/reset.
+//
+// Refresh: every refresh token it issued stays valid (no rotation checks, no reuse detection),
+// so a test sees which one the module presents (token_log[].rt_index: the order of issue).
+// A refresh fault spoils the FIRST refresh answer only, after the new tokens were issued (as a
+// provider that rotated and then answered badly); later refreshes are answered correctly.
 import { createServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
@@ -44,13 +50,19 @@ let rotatedGeneration = 0;
 
 // --- state ---
 let scenario = 'good';
+let refreshFault = null;   // one-shot: the next refresh answer only
+let accessTokenTtl = 600;
+let refreshTokens;         // refresh token -> its index in the order of issue
 let counters;
 let tokenLog;
 let issued;       // every code and token handed out: the tests check none reaches a log
 const codes = new Map();   // code -> { nonce, redirect_uri, challenge, method, used }
 function reset() {
     scenario = 'good';
-    counters = { discovery: 0, jwks: 0, authorize: 0, token: 0, userinfo: 0 };
+    refreshFault = null;
+    accessTokenTtl = 600;
+    refreshTokens = new Map();
+    counters = { discovery: 0, jwks: 0, authorize: 0, token: 0, userinfo: 0, refresh: 0 };
     tokenLog = [];
     issued = [];
     codes.clear();
@@ -75,6 +87,14 @@ const SCENARIOS = new Set([
     'token_garbage', 'token_hang', 'id_token_missing', 'access_token_missing',
     'token_oversized', 'token_expires_in_string', 'at_jwt_huge_exp', 'token_redirect',
     'jwks_garbage', 'jwks_oversized', 'discovery_http_token_endpoint',
+]);
+
+// What the first refresh answer gets wrong: the ID token (the session must end: the refresh
+// token was spent and the new tokens cannot be trusted) or the answer itself (unusable: the
+// session is kept, the refresh tried again later).
+const REFRESH_FAULTS = new Set([
+    'id_wrong_iss', 'id_wrong_aud', 'id_wrong_sub', 'id_alg_none', 'id_bad_sig',
+    'garbage', 'huge', 'token_type_wrong',
 ]);
 
 // --- ID tokens ---
@@ -288,6 +308,47 @@ function pkceOk(entry, verifier) {
     return want.length === got.length && timingSafeEqual(want, got);
 }
 
+function issueRefreshToken() {
+    const rt = 'hrt-' + rand();
+    refreshTokens.set(rt, refreshTokens.size);
+    return rt;
+}
+
+// grant_type=refresh_token: new tokens for any refresh token it issued; see REFRESH_FAULTS.
+async function refresh(res, form, record) {
+    counters.refresh += 1;
+    const index = refreshTokens.get(form.get('refresh_token') || '');
+    record.rt_index = index === undefined ? null : index;
+    if (index === undefined) return send(res, 400, { error: 'invalid_grant' });
+    const fault = refreshFault;
+    refreshFault = null;
+    record.fault = fault;
+    const accessToken = 'hat-' + rand();
+    const t = now();
+    const c = { iss: issuer, sub: 'hostile-alice', aud: clientId, exp: t + 600, iat: t };
+    const signing = keys.rotated || keys.rsa;
+    let id;
+    switch (fault) {
+    case 'id_wrong_iss': id = await sign({ ...c, iss: 'https://evil.example' }, signing); break;
+    case 'id_wrong_aud': id = await sign({ ...c, aud: 'someone-else' }, signing); break;
+    case 'id_wrong_sub': id = await sign({ ...c, sub: 'hostile-mallory' }, signing); break;
+    case 'id_alg_none': id = unsigned({ alg: 'none', typ: 'JWT' }, c); break;
+    case 'id_bad_sig': id = corrupt(await sign(c, signing)); break;
+    default: id = await sign(c, signing);
+    }
+    const body = { access_token: accessToken, token_type: 'Bearer', expires_in: accessTokenTtl,
+                   refresh_token: issueRefreshToken(), id_token: id };
+    issued.push(body.access_token, body.refresh_token, body.id_token);
+    record.new_rt_index = refreshTokens.get(body.refresh_token);
+    switch (fault) {
+    case 'garbage': return send(res, 200, '<html>not json}{', { 'Content-Type': 'application/json' });
+    case 'huge': body.padding = 'x'.repeat(2 * 1024 * 1024); break;
+    case 'token_type_wrong': body.token_type = 'MAC'; break;
+    default: break;
+    }
+    return send(res, 200, body);
+}
+
 async function token(req, res) {
     counters.token += 1;
     const form = new URLSearchParams(await readBody(req));
@@ -300,6 +361,7 @@ async function token(req, res) {
     tokenLog.push(record);
     if (scenario === 'token_hang') return;   // never answers; the socket stays open
     if (!auth.ok) return send(res, 401, { error: 'invalid_client' });
+    if (record.grant_type === 'refresh_token') return refresh(res, form, record);
     if (record.grant_type !== 'authorization_code' || !entry || entry.used || !record.pkce_ok
         || !record.redirect_uri_ok) {
         if (entry) entry.used = true;
@@ -310,8 +372,8 @@ async function token(req, res) {
     const accessToken = scenario === 'at_jwt_huge_exp'
         ? `${b64u('{"alg":"none"}')}.${b64u(JSON.stringify({ exp: 1e15, r: rand() }))}.x`
         : 'hat-' + rand();
-    const body = { access_token: accessToken, token_type: 'Bearer', expires_in: 600,
-                   refresh_token: 'hrt-' + rand(), scope: 'openid email profile',
+    const body = { access_token: accessToken, token_type: 'Bearer', expires_in: accessTokenTtl,
+                   refresh_token: issueRefreshToken(), scope: 'openid email profile',
                    id_token: await idToken(entry, accessToken) };
     issued.push(body.access_token, body.refresh_token, body.id_token);
     switch (scenario) {
@@ -352,6 +414,15 @@ async function admin(req, res, url) {
         if (!SCENARIOS.has(name)) return send(res, 400, { error: `unknown scenario ${name}` });
         scenario = name;
         return send(res, 200, { scenario });
+    }
+    if (url.pathname === '/admin/refresh') {
+        const { fault = null, access_token_ttl: ttl } = JSON.parse(body);
+        if (fault !== null && !REFRESH_FAULTS.has(fault)) {
+            return send(res, 400, { error: `unknown refresh fault ${fault}` });
+        }
+        refreshFault = fault;
+        if (ttl !== undefined) accessTokenTtl = Number(ttl);
+        return send(res, 200, { fault: refreshFault, access_token_ttl: accessTokenTtl });
     }
     if (url.pathname === '/admin/logout-token') {
         return send(res, 200, { logout_token: await logoutToken(JSON.parse(body).variant || 'good') });

@@ -1,8 +1,15 @@
 """The harness itself, without mod_rtsession: httpd starts from the generated config,
-proxies to the echo backend (the plain-proxy baseline), restarts gracefully, stops."""
+proxies to the echo backend (the plain-proxy baseline), restarts gracefully, stops; a child
+that dies on a signal fails the test that saw it."""
+import os
+import signal
+import subprocess
+
 import pytest
 
 from rtstest.client import Browser
+from rtstest.errorlog import CRASH_RE
+from rtstest.wait import wait_until
 
 PLAIN_PROXY = """
 <Location /plain>
@@ -52,3 +59,33 @@ def test_configtest_reports_errors(plain):
 def test_memcached_answers(memcached):
     memcached.flush_all()
     assert memcached.item_count() == 0
+
+
+@pytest.mark.mpm
+def test_child_crash_fails_the_test(plain, pki, log_expect):
+    """A child killed by SIGSEGV (as a crash in the module would) is logged by httpd at notice
+    (AH00052); the after-test check and the end-of-session check both report it. This test
+    declares it (log_expect) so that it passes; any other test that sees one fails."""
+    with Browser(pki.ca_cert) as b:   # the children are up and serving
+        assert b.get(f"{plain.url}/plain/before").status_code == 200
+    crash = []
+    for _ in range(3):   # a child of the previous generation may be exiting on its own
+        out = subprocess.run(["ps", "--ppid", str(plain.pid()), "-o", "pid=,stat="],
+                             capture_output=True, text=True, timeout=10).stdout.split("\n")
+        live = [int(p.split()[0]) for p in out if p.strip() and not p.split()[1].startswith("Z")]
+        assert live, "no httpd child found"
+        child = live[-1]   # the newest
+        os.kill(child, signal.SIGSEGV)
+        try:
+            wait_until(lambda: any(CRASH_RE.search(line) for line in plain.error_log.lines()), 5,
+                       what=f"httpd to log the exit of child {child}")
+        except AssertionError:
+            continue
+        crash = [line for line in plain.error_log.lines() if CRASH_RE.search(line)]
+        break
+    assert len(crash) == 1 and f"child pid {child} exit signal Segmentation fault" in crash[0], crash
+    assert crash == plain.error_log.bad_lines(), "the after-test check would not fail on it"
+    assert crash == plain.error_log.unaccepted_crashes(), "the end-of-session check would miss it"
+    log_expect.append("AH00052")   # caused on purpose; without this line the test fails
+    with Browser(pki.ca_cert) as b:   # httpd replaced the child
+        assert b.get(f"{plain.url}/plain/after").status_code == 200

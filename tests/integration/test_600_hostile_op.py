@@ -214,10 +214,9 @@ def test_key_rotation_needs_one_jwks_refetch(hostile, hostile_httpd, browser, pk
     assert hostile.state()["counters"]["jwks"] - before == 1
 
 
-def test_jwks_refetch_is_rate_limited(hostile, hostile_httpd, browser, echo, log_expect):
+def test_jwks_refetch_is_rate_limited(hostile, hostile_httpd, browser, echo):
     """Tokens naming an unknown kid cause at most one JWKS refetch per RTSession's minimum
     interval (10 s), not one per login attempt (the same connection: the same process)."""
-    log_expect.append("RTS*")
     r, _ = login(browser, hostile_httpd, hostile)
     assert_logged_in(browser, hostile_httpd, r, echo)
     echo.clear()
@@ -275,8 +274,7 @@ def rejected_after_token_request(hostile, h, browser, echo, scenario, status, re
 
 
 @pytest.mark.parametrize("scenario", sorted(ID_TOKEN_FAULTS))
-def test_id_token_rejected(hostile, hostile_httpd, browser, echo, log_expect, scenario):
-    log_expect.append("RTS*")
+def test_id_token_rejected(hostile, hostile_httpd, browser, echo, scenario):
     rejected_after_token_request(hostile, hostile_httpd, browser, echo, scenario, 403,
                                  ID_TOKEN_FAULTS[scenario])
 
@@ -288,7 +286,7 @@ def test_id_token_rejected(hostile, hostile_httpd, browser, echo, log_expect, sc
 def test_discovery_rejected(hostile, hostile_httpd, browser, echo, log_expect, scenario):
     """Another issuer in the discovery document (OIDC Discovery §4.3), or a token endpoint
     over plain http: no authorization request at all."""
-    log_expect.append("RTS*")
+    log_expect.append("RTS10020")   # discovery document invalid
     hostile.scenario(scenario)
     r = browser.get(f"{hostile_httpd.url}/app/")
     assert r.status_code == 502
@@ -301,16 +299,14 @@ def test_discovery_rejected(hostile, hostile_httpd, browser, echo, log_expect, s
 @pytest.mark.parametrize("scenario,status", [
     ("state_mismatch", 400), ("state_missing", 400), ("auth_wrong_iss", 400),
     ("auth_iss_missing", 400), ("access_denied", 403)])
-def test_authorization_response_rejected(hostile, hostile_httpd, browser, echo, log_expect,
+def test_authorization_response_rejected(hostile, hostile_httpd, browser, echo,
                                          scenario, status):
-    log_expect.append("RTS*")
     hostile.scenario(scenario)
     r, _ = login(browser, hostile_httpd, hostile)
     assert_rejected(browser, hostile_httpd, r, echo, status, hostile, redeemed=False)
 
 
-def test_code_replayed_in_same_browser(hostile, hostile_httpd, browser, echo, log_expect):
-    log_expect.append("RTS*")
+def test_code_replayed_in_same_browser(hostile, hostile_httpd, browser, echo):
     r, cb = login(browser, hostile_httpd, hostile)
     assert_logged_in(browser, hostile_httpd, r, echo)
     echo.clear()
@@ -321,10 +317,9 @@ def test_code_replayed_in_same_browser(hostile, hostile_httpd, browser, echo, lo
     assert hostile.state()["counters"]["token"] == 1, "the replayed code was redeemed again"
 
 
-def test_callback_from_another_browser(hostile, hostile_httpd, browser, pki, echo, log_expect):
+def test_callback_from_another_browser(hostile, hostile_httpd, browser, pki, echo):
     """A callback URL carried to another browser (login CSRF / code injection) is refused
     without redeeming the code."""
-    log_expect.append("RTS*")
     cb = to_callback(browser, hostile_httpd, hostile)
     from rtstest.client import Browser
     with Browser(pki.ca_cert) as other:
@@ -352,14 +347,16 @@ TOKEN_FAULTS = {
 
 @pytest.mark.parametrize("scenario", sorted(TOKEN_FAULTS))
 def test_token_response_rejected(hostile, hostile_httpd, browser, echo, log_expect, scenario):
-    log_expect.append("RTS*")
+    log_expect.append("RTS10010")   # login callback failed
+    if scenario.startswith("jwks_"):
+        log_expect.append("RTS10021")   # JWKS unusable
     rejected_after_token_request(hostile, hostile_httpd, browser, echo, scenario, 502,
                                  TOKEN_FAULTS[scenario])
 
 
 def test_token_endpoint_never_answers(hostile, hostile_httpd, browser, echo, log_expect):
     """RTSessionHTTPTimeout 2: an error page after about 2 s, never a hang."""
-    log_expect.append("RTS*")
+    log_expect.append("RTS10010")   # login callback failed
     hostile.scenario("token_hang")
     cb = to_callback(browser, hostile_httpd, hostile)
     t0 = time.monotonic()
@@ -386,9 +383,8 @@ def test_client_secret_basic_encoding(hostile):
     hostile.reset()
 
 
-def test_callback_params_are_single_valued(hostile, hostile_httpd, browser, echo, log_expect):
+def test_callback_params_are_single_valued(hostile, hostile_httpd, browser, echo):
     """A second state or code parameter in the callback (parameter pollution) is refused."""
-    log_expect.append("RTS*")
     cb = to_callback(browser, hostile_httpd, hostile)
     p = query_params(cb)
     r = browser.get(cb + "&state=" + p["state"] + "x")
@@ -423,8 +419,7 @@ def test_backchannel_good_logout_token_ends_session(hostile, bc_hostile_httpd, b
     "wrong_iss", "bad_sig", "alg_none", "hs256", "no_sub_no_sid", "expired", "missing_iat",
     "id_token_typ"])
 def test_backchannel_bad_logout_token_is_refused(hostile, bc_hostile_httpd, browser, echo,
-                                                 leak_check, log_expect, variant):
-    log_expect.append("RTS*")
+                                                 leak_check, variant):
     h = bc_hostile_httpd
     r, _ = login(browser, h, hostile)
     assert_logged_in(browser, h, r, echo)

@@ -1,6 +1,7 @@
 """The cluster: three memcached servers (consistent hashing), two httpd instances with the same
 configuration. Sessions created through one work through the other; a memcached server dying
-under load costs only its own sessions (a clean new login, no 5xx loop); a restarted server
+under load costs only its own sessions (503 + Retry-After, failed fast, while it is away; no
+key moves), logins meanwhile land on the other servers and stay there; a restarted server
 needs no httpd restart; `apachectl graceful` under load fails no request and loses no session.
 libmemcached replicas are refused; the binary protocol they would need behaves like the text
 protocol, including a refresh after a server was killed."""
@@ -21,13 +22,12 @@ from rtstest.storm import XHR_HEADERS, Storm
 
 COOKIE = "__Host-rtsession"
 N_USERS = 12          # enough sessions that the servers share them
-# Each pooled connection of each httpd child has its own view of the ring; its first failed
-# connection ejects the dead server and the operation is retried on the new owner of the key
-# (core/rts_store_memcached.c), so the dead server's users get 401. A request racing with the
-# death may still get 503: a few are allowed, none once the failover has settled.
-LOAD_AFTER_KILL = 10.0
-DEAD_TIMEOUT = 5.0    # RTS_MC_DEAD_TIMEOUT
-SETTLED = 3.0         # the last seconds of load: the dead server's users must only see 401
+# A server that fails (refused or timed out) is failed fast by a per-process circuit breaker
+# (core/rts_store_memcached.c): its sessions get 503 + Retry-After at once, no key moves to
+# another server. A request racing with the death may still see 200.
+LOAD_AFTER_KILL = 6.0
+REJOIN = 3.0          # the breaker probes once per second per child
+SETTLED = 3.0         # the last seconds of load: the dead server's users must only see 503
 
 
 @pytest.fixture
@@ -78,12 +78,17 @@ def xhr(pki, url, cookie, timeout=10):
 
 class Load:
     """Background XHR load: each thread loops over its cookies and both httpd instances,
-    recording (time, user index, status)."""
+    recording (time, user index, status). A request that got no answer (connection closed or
+    reset, timeout) is recorded in errors, never hidden: a child that crashes mid-request looks
+    exactly like that to the client. It is then sent once more on a new connection, as
+    browsers do for a GET on a kept-alive connection the server closed (RFC 9112 section
+    9.3.1), and the retry's status is recorded; a retry that fails too is status 0."""
 
     def __init__(self, pki, urls, cookies, threads=4, pause=0.005):
         self.urls, self.cookies, self.pause = urls, cookies, pause
         self.results: list[tuple[float, int, int]] = []
         self.errors: list[str] = []
+        self.nthreads = threads
         self.stop_flag = threading.Event()
         self.lock = threading.Lock()
         self.threads = []
@@ -91,30 +96,30 @@ class Load:
             s = requests.Session()
             s.verify = str(pki.ca_cert)
             s.trust_env = False
-            # What browsers do (RFC 9112 section 9.3.1): a GET on a kept-alive connection that
-            # the server closed without answering (graceful stops idle keep-alive
-            # connections) is sent again once on a new connection. Statuses are never retried.
-            s.mount("https://", HTTPAdapter(max_retries=Retry(total=1, connect=1, read=1,
-                                                              status=0, redirect=0,
-                                                              allowed_methods=["GET"],
-                                                              respect_retry_after_header=False,
-                                                              raise_on_status=False)))
+            # no transparent retry by urllib3: every failure goes through _run
+            s.mount("https://", HTTPAdapter(max_retries=Retry(total=0, read=False, status=0,
+                                                              redirect=0, raise_on_status=False)))
             s.headers.update(XHR_HEADERS)
             self.threads.append(threading.Thread(target=self._run, args=(t, threads, s)))
+
+    def _get(self, s, url, user) -> int:
+        try:
+            return s.get(url, headers={"Cookie": f"{COOKIE}={self.cookies[user]}"},
+                         timeout=15, allow_redirects=False).status_code
+        except Exception as e:   # noqa: BLE001 - a connection failure counts as a failed request
+            with self.lock:
+                self.errors.append(f"{time.time():.3f} {url}: {repr(e)[:200]}")
+            return 0
 
     def _run(self, t, nthreads, s):
         i = t
         while not self.stop_flag.is_set():
             user = i % len(self.cookies)
             url = self.urls[(i // len(self.cookies)) % len(self.urls)] + f"/app/load/{user}"
-            try:
-                r = s.get(url, headers={"Cookie": f"{COOKIE}={self.cookies[user]}"},
-                          timeout=15, allow_redirects=False)
-                status = r.status_code
-            except Exception as e:   # noqa: BLE001 - a connection failure counts as a failed request
-                status = 0
-                with self.lock:
-                    self.errors.append(repr(e)[:200])
+            status = self._get(s, url, user)
+            if status == 0:
+                s.close()   # the next attempt opens a new connection
+                status = self._get(s, url, user)
             with self.lock:
                 self.results.append((time.time(), user, status))
             i += nthreads
@@ -148,8 +153,8 @@ def login_users(pki, url, n):
 def kill_under_load(pki, urls, cookies, victim, lost):
     """Kills the memcached server victim while a Load runs over cookies (lost: the indexes of
     the users whose sessions it holds) and checks the failover: all 200 before the kill; after
-    it, not one failure for the other users; for the lost ones 401 (a clean new login) once the
-    failover has settled, at most a few 503 before, never a 5xx loop."""
+    it, not one failure for the other users; for the lost ones 503 (failed fast, the session
+    kept for when the server returns), never a 401 (no key moved, nothing looks logged out)."""
     with Load(pki, urls, cookies) as load:
         time.sleep(1.0)
         killed_at = time.time()
@@ -157,6 +162,8 @@ def kill_under_load(pki, urls, cookies, victim, lost):
         victim.proc.wait(timeout=10)
         time.sleep(LOAD_AFTER_KILL)
     results = load.snapshot()
+    # a memcached server's death must not cost an HTTP connection: no request unanswered
+    assert not load.errors, f"requests without an answer: {len(load.errors)} {load.errors[:3]}"
     before = [r for r in results if r[0] < killed_at]
     after = [r for r in results if r[0] >= killed_at]
     assert before and after and {s for _, _, s in before} == {200}
@@ -165,22 +172,22 @@ def kill_under_load(pki, urls, cookies, victim, lost):
         f"other servers' sessions failed: {kept_statuses} {load.errors[:3]}"
     settled = killed_at + LOAD_AFTER_KILL - SETTLED
     lost_late = Counter(s for t, u, s in after if u in lost and t > settled)
-    assert lost_late and set(lost_late) == {401}, \
-        f"dead server's sessions in the last {SETTLED} s: {lost_late} (want only 401) " \
+    assert lost_late and set(lost_late) == {503}, \
+        f"dead server's sessions in the last {SETTLED} s: {lost_late} (want only 503) " \
         f"{load.errors[:3]}"
     lost_any = Counter(s for _, u, s in after if u in lost)
-    assert set(lost_any) <= {200, 401, 503}, f"dead server's sessions: {lost_any} {load.errors[:3]}"
-    assert lost_any[503] < lost_any[401], f"mostly 503 for the dead server's sessions: {lost_any}"
+    assert set(lost_any) <= {200, 503}, f"dead server's sessions: {lost_any} {load.errors[:3]}"
 
 
 @pytest.mark.mpm
 def test_cluster_failover_and_restart(cluster, cluster_httpds, pki, session_secret, log_expect):
     """Sessions are spread over the three servers and work through both httpd instances.
     Killing one server under load: the others' sessions keep working without a single
-    failure; the dead server's users get 401 (a clean new login), at most a few 503 while
-    each pooled connection detects the failure, never a 5xx loop; and can log in again at once. Restarting the server needs no httpd
-    restart: new sessions land on it again."""
-    log_expect.extend(["RTS*", "AH*"])    # the store errors of the failover window
+    failure; the dead server's users get 503 (failed fast), never a 5xx loop nor a 401; new
+    logins meanwhile land on the other servers. Restarting the server (empty) needs no httpd
+    restart: its old users get 401 (a clean new login), the sessions created during the outage
+    are still there (nothing moved), and new sessions land on it again."""
+    log_expect.extend(["RTS10004", "RTS10600", "RTS10601", "RTS10001"])
     h1, h2 = cluster_httpds
     cookies = login_users(pki, h1.url, N_USERS)
     placement = [server_of(cluster, session_secret, c) for c in cookies]
@@ -194,20 +201,23 @@ def test_cluster_failover_and_restart(cluster, cluster_httpds, pki, session_secr
     kept = set(range(N_USERS)) - lost
     kill_under_load(pki, [h1.url, h2.url], cookies, cluster[victim], lost)
 
-    # those users log in again at once, through either instance, while the server is down
-    relog = login_users(pki, h2.url, 4)
+    # users log in again at once, through either instance, while the server is down: their
+    # new sessions are placed on the live servers
+    relog = login_users(pki, h2.url, 6)
     for c in relog:
         assert xhr(pki, f"{h1.url}/app/relogged", c).status_code == 200
+        assert server_of(cluster, session_secret, c) != victim
 
-    # restart the server on its port: no httpd restart, it gets new sessions again. Each
-    # pooled connection re-probes an ejected server RTS_MC_DEAD_TIMEOUT (5 s) after ejecting
-    # it; until all have, children disagree about the ring (docs/deployment.md).
+    # restart the server on its port (empty): no httpd restart
     cluster[victim].start()
-    time.sleep(DEAD_TIMEOUT + 1.5)
+    time.sleep(REJOIN)
+    for u in lost:      # their records died with the process: a clean new login
+        assert xhr(pki, f"{h2.url}/app/gone", cookies[u]).status_code == 401
+    for c in relog:     # created during the outage, not moved: still there
+        assert xhr(pki, f"{h1.url}/app/kept", c).status_code == 200
     deadline = time.time() + 20
     landed = False
     while not landed and time.time() < deadline:
-        time.sleep(1.0)
         fresh = login_users(pki, h1.url, 3)
         landed = any(server_of(cluster, session_secret, c) == victim for c in fresh)
         for c in fresh:
@@ -233,6 +243,11 @@ def test_cluster_graceful_under_load(cluster, cluster_httpds, pki, session_secre
         time.sleep(0.5)
     statuses = Counter(s for _, _, s in load.snapshot())
     assert statuses and set(statuses) == {200}, f"statuses under graceful: {statuses} {load.errors}"
+    # A graceful restart closes each idle kept-alive connection once, so a thread's request
+    # may meet a closed connection once per restart (retried above, answered 200); more than
+    # that is not the graceful (a crashing child is caught by the error-log check too).
+    assert len(load.errors) <= load.nthreads * 3, \
+        f"{len(load.errors)} requests without an answer under 3 graceful restarts: {load.errors[:5]}"
     assert statuses[200] > 50, f"too little load to mean anything: {statuses}"
     for c in cookies:
         assert xhr(pki, f"{h2.url}/app/after", c).status_code == 200
@@ -312,11 +327,11 @@ def test_cluster_binary_protocol_failover_and_refresh(cluster, httpd_for, make_c
                                                       session_secret, log_expect):
     """The binary protocol (the one replication would need) runs the whole flow across both
     instances: login, hot path, logout (the record is gone from every server). Killing a
-    server under load behaves as with the text protocol: its sessions are lost (401, never a
-    5xx loop), the others keep working without a single failure. Then the survivors' tokens
+    server under load behaves as with the text protocol: its sessions are failed fast (503,
+    never a 5xx loop), the others keep working without a single failure. Then the survivors' tokens
     expire and a storm over both instances refreshes each exactly once (CAS on the surviving
     servers; no invalid_grant, nothing revoked)."""
-    log_expect.extend(["RTS*", "AH*"])    # the store errors of the failover window
+    log_expect.extend(["RTS10004", "RTS10600"])    # the store errors of the failover window
     conf = binary_conf(cluster, make_config)
     h1, h2 = httpd_for("main", conf), httpd_for("second", conf)
     op.settings(access_token_ttl=ACCESS_TTL)

@@ -34,7 +34,7 @@ COUNTERS = [
     "rtsession_refresh_lock_waits_total", "rtsession_refresh_lock_wait_seconds_total",
     "rtsession_invalid_grant_total", "rtsession_sessions_ended_by_reuse_total",
     "rtsession_backchannel_logouts_total", "rtsession_memcached_errors_total",
-    "rtsession_provider_errors_total",
+    "rtsession_provider_errors_total", "rtsession_memcached_failed_fast_total",
     # issue 11 items 1-3, 10: each kind of refresh ending counted for what it is
     "rtsession_sessions_ended_refused_total", "rtsession_sessions_ended_lost_refresh_total",
     "rtsession_refresh_backoff_total", "rtsession_token_client_auth_failures_total",

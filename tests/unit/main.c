@@ -39,6 +39,7 @@ int main(void)
     srunner_add_suite(sr, rts_suite_metrics());
     srunner_add_suite(sr, rts_suite_lifetime());
     srunner_add_suite(sr, rts_suite_logout());
+    srunner_add_suite(sr, rts_suite_provider());
 
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

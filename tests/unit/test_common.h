@@ -25,5 +25,6 @@ Suite *rts_suite_flow(void);
 Suite *rts_suite_metrics(void);
 Suite *rts_suite_lifetime(void);
 Suite *rts_suite_logout(void);
+Suite *rts_suite_provider(void);
 
 #endif

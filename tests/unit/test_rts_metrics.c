@@ -314,9 +314,15 @@ START_TEST(test_metrics_store_errors_and_latency)
     ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", &val, &len, NULL), APR_SUCCESS);
     ck_assert_int_eq(s->del(s, NULL, "k"), APR_SUCCESS);
     ck_assert_uint_eq(count(RTS_M_MEMCACHED_ERRORS), 2);
+    ck_assert_uint_eq(count(RTS_M_MEMCACHED_FAILED_FAST), 0);
+    /* failed fast (circuit open): an error, and counted apart */
+    fake_store_fail_next(env->fs, 1, FAKE_STORE_OP_GET, RTS_ESTOREDOWN);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", &val, &len, NULL), RTS_ESTOREDOWN);
+    ck_assert_uint_eq(count(RTS_M_MEMCACHED_ERRORS), 3);
+    ck_assert_uint_eq(count(RTS_M_MEMCACHED_FAILED_FAST), 1);
     rts_metrics_get_hist(metrics, RTS_H_MEMCACHED, &h);
-    ck_assert_uint_eq(h.count, 7);
-    ck_assert_uint_eq(fake_store_count(env->fs, FAKE_STORE_OP_ANY), 7);
+    ck_assert_uint_eq(h.count, 8);
+    ck_assert_uint_eq(fake_store_count(env->fs, FAKE_STORE_OP_ANY), 8);
     /* without metrics the store is handed back as it is */
     ck_assert_ptr_eq(rts_metrics_store_wrap(rts_test_pool, inner, NULL), inner);
 }

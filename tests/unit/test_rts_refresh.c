@@ -86,6 +86,81 @@ START_TEST(test_refresh_due_refreshes_once_and_rotates)
 }
 END_TEST
 
+/* A store whose n-th cas is applied but answered RTS_ESTOREUNKNOWN (the answer was lost). */
+typedef struct {
+    rts_store_t store;
+    rts_store_t *inner;
+    int cas_calls, lie_at;
+} lost_answer_store_t;
+
+static apr_status_t la_get(rts_store_t *s, apr_pool_t *p, const char *g, const char *k,
+                           const char **v, apr_size_t *l, apr_uint64_t *c)
+{
+    rts_store_t *in = ((lost_answer_store_t *)s->impl)->inner;
+    return in->get(in, p, g, k, v, l, c);
+}
+
+static apr_status_t la_cas(rts_store_t *s, const char *g, const char *k, const char *v,
+                           apr_size_t l, apr_uint32_t ttl, apr_uint64_t c)
+{
+    lost_answer_store_t *la = s->impl;
+    apr_status_t rv = la->inner->cas(la->inner, g, k, v, l, ttl, c);
+
+    return ++la->cas_calls == la->lie_at && rv == APR_SUCCESS ? RTS_ESTOREUNKNOWN : rv;
+}
+
+static rts_ctx_t *ctx_losing_cas_answer(int lie_at)
+{
+    rts_ctx_t *ctx = test_env_ctx(env);
+    lost_answer_store_t *la = apr_pcalloc(rts_test_pool, sizeof(*la));
+
+    la->inner = ctx->store;
+    la->store = *ctx->store;
+    la->store.get = la_get;
+    la->store.cas = la_cas;
+    la->store.impl = la;
+    la->lie_at = lie_at;
+    ctx->store = &la->store;
+    return ctx;
+}
+
+/* The intent's CAS was applied but its answer lost: the re-read shows our owner, so this
+ * request holds the intent and refreshes (before: a store failure, the intent left hanging
+ * until it expired and every request deferred or got 503). */
+START_TEST(test_refresh_intent_cas_answer_lost)
+{
+    rts_session_t *s = stored_session(apr_time_from_sec(-1));
+    rts_refresh_outcome_t out;
+    rts_result_t res;
+
+    rts_result_reset(&res);
+    fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), "Content-Type", "application/json", NULL);
+    ck_assert_int_eq(rts_refresh_ensure(ctx_losing_cas_answer(1), &s, &out, &res), APR_SUCCESS);
+    ck_assert_int_eq(out, RTS_REFRESH_DONE);
+    ck_assert_int_eq(token_calls(), 1);
+    ck_assert_int_eq(current(s)->gen, 2);
+    ck_assert_str_eq(current(s)->refresh_token, "RT2");
+    ck_assert_ptr_null(current(s)->lock_owner);
+}
+END_TEST
+
+/* The new generation's CAS was applied but its answer lost: not "could not be stored". */
+START_TEST(test_refresh_generation_cas_answer_lost)
+{
+    rts_session_t *s = stored_session(apr_time_from_sec(-1));
+    rts_refresh_outcome_t out;
+    rts_result_t res;
+
+    rts_result_reset(&res);
+    fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), "Content-Type", "application/json", NULL);
+    ck_assert_int_eq(rts_refresh_ensure(ctx_losing_cas_answer(2), &s, &out, &res), APR_SUCCESS);
+    ck_assert_msg(out == RTS_REFRESH_DONE || out == RTS_REFRESH_FOLLOWED, "outcome %d", out);
+    ck_assert_str_eq(s->access_token, "AT2");
+    ck_assert_int_eq(token_calls(), 1);
+    ck_assert_int_eq(current(s)->gen, 2);
+}
+END_TEST
+
 /* Another process takes the intent between our read and our CAS. */
 static void steal_intent(fake_store_t *fs, fake_store_op_t op, const char *key, void *baton)
 {
@@ -920,6 +995,8 @@ Suite *rts_suite_refresh(void)
     tcase_add_test(tc, test_refresh_opaque_without_expires_in);
     tcase_add_test(tc, test_refresh_id_token_validated_after_write);
     tcase_add_test(tc, test_refresh_bad_id_token_after_write_ends_session);
+    tcase_add_test(tc, test_refresh_intent_cas_answer_lost);
+    tcase_add_test(tc, test_refresh_generation_cas_answer_lost);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,7 @@
 /* The store: the in-memory fake's memcached semantics (always), the memcached implementation's
  * configuration checks and dead-server behaviour (always, loopback only), and the memcached
- * implementation against a live server when RTS_TEST_MEMCACHED=host:port is set. */
+ * implementation against a live server when RTS_TEST_MEMCACHED=host:port is set (make check
+ * starts one: unit/with_memcached.sh). In CI (CI=true) its absence is a failure, not a skip. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "rts.h"
 #include "rts_store.h"
 #include "fakes/fake_store.h"
+#include "fakes/fake_mcserver.h"
 
 /* ---------------------------------------------------------------- the fake */
 
@@ -333,6 +335,13 @@ START_TEST(test_store_mc_check_config)
     ck_assert_ptr_null(err);
     ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
                      "--SERVER=127.0.0.1:11211 --BINARY-PROTOCOL", &err), APR_SUCCESS);
+    /* ejection moves keys (a logout during an outage would come back): refused */
+    err = NULL;
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
+                     "--SERVER=127.0.0.1:11211 --REMOVE-FAILED-SERVERS=1", &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "--REMOVE-FAILED-SERVERS"));
+    ck_assert_int_eq(rts_store_memcached_check(rts_test_pool,
+                     "--SERVER=127.0.0.1:11211 --REMOVE-FAILED-SERVERS=0", &err), APR_SUCCESS);
 }
 END_TEST
 
@@ -391,10 +400,11 @@ START_TEST(test_store_mc_refused)
     start = apr_time_now();
     rv = s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL);
     ck_assert_msg(rv == APR_ECONNREFUSED, "get: %d", rv);
+    /* refused once: failed fast from then on, nothing sent */
     rv = s->set(s, NULL, "k", "v", 1, 10);
-    ck_assert_msg(rv == APR_ECONNREFUSED, "set: %d", rv);
+    ck_assert_msg(rv == RTS_ESTOREDOWN, "set: %d", rv);
     rv = s->add(s, NULL, "k", "v", 1, 10);
-    ck_assert_msg(rv == APR_ECONNREFUSED, "add: %d", rv);
+    ck_assert_msg(rv == RTS_ESTOREDOWN, "add: %d", rv);
     ck_assert_int_lt(apr_time_now() - start, apr_time_from_msec(900));
 }
 END_TEST
@@ -426,12 +436,248 @@ START_TEST(test_store_mc_blackhole)
 }
 END_TEST
 
+static rts_store_t *fake_server_store(const fake_mcserver_t *a, const fake_mcserver_t *b,
+                                      unsigned conns, int timeout_ms)
+{
+    rts_store_t *s = NULL;
+    const char *cfg = apr_psprintf(rts_test_pool, "--SERVER=127.0.0.1:%d",
+                                   fake_mcserver_port(a));
+
+    if (b) {
+        cfg = apr_psprintf(rts_test_pool, "%s --SERVER=127.0.0.1:%d", cfg, fake_mcserver_port(b));
+    }
+    ck_assert_int_eq(rts_store_memcached_create(rts_test_pool, cfg, conns,
+                                                apr_time_from_msec(timeout_ms), &s), APR_SUCCESS);
+    return s;
+}
+
+typedef struct {
+    rts_store_t *s;
+    int op;
+    apr_status_t rv;
+    apr_interval_time_t took;
+} breaker_thread_t;
+
+static void *APR_THREAD_FUNC breaker_worker(apr_thread_t *t, void *baton)
+{
+    breaker_thread_t *w = baton;
+    apr_time_t start = apr_time_now();
+    apr_pool_t *p;
+
+    apr_pool_create_unmanaged(&p);
+    switch (w->op % 4) {
+    case 0: w->rv = w->s->get(w->s, p, NULL, "k", NULL, NULL, NULL); break;
+    case 1: w->rv = w->s->add(w->s, NULL, "k", "v", 1, 10); break;
+    case 2: w->rv = w->s->cas(w->s, NULL, "k", "v", 1, 10, 7); break;
+    default: w->rv = w->s->touch(w->s, NULL, "k", 10); break;
+    }
+    w->took = apr_time_now() - start;
+    apr_pool_destroy(p);
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* A server that hangs (SIGSTOP): the first operation waits the timeout; then every operation
+ * on its keys fails fast from every thread and pooled connection (the breaker is per process,
+ * not per connection), until one probe per second gets an answer. */
+START_TEST(test_store_mc_breaker_fails_fast_until_probe)
+{
+    fake_mcserver_t *srv = fake_mcserver_start(NULL);
+    rts_store_t *s = fake_server_store(srv, NULL, 6, 300);
+    breaker_thread_t w[6];
+    apr_thread_t *th[6];
+    apr_status_t rv, trv;
+    apr_time_t start;
+    int i;
+
+    ck_assert(rts_store_usable(s, "k"));
+    fake_mcserver_hang(srv, 1);
+    start = apr_time_now();
+    rv = s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL);
+    ck_assert_msg(rv == APR_TIMEUP, "get: %d", rv);
+    ck_assert_int_ge(apr_time_now() - start, apr_time_from_msec(250));
+    ck_assert(!rts_store_usable(s, "k"));
+    for (i = 0; i < 6; i++) {
+        w[i] = (breaker_thread_t){ s, i, APR_SUCCESS, 0 };
+        ck_assert_int_eq(apr_thread_create(&th[i], NULL, breaker_worker, &w[i], rts_test_pool),
+                         APR_SUCCESS);
+    }
+    for (i = 0; i < 6; i++) {
+        apr_thread_join(&trv, th[i]);
+        ck_assert_msg(w[i].rv == RTS_ESTOREDOWN, "thread %d: %d", i, w[i].rv);
+        ck_assert_msg(w[i].took < apr_time_from_msec(50), "thread %d took %" APR_TIME_T_FMT
+                      " us", i, w[i].took);
+    }
+    /* still hung at the first probe: it waits the probe timeout (200 ms), not 300 ms */
+    apr_sleep(apr_time_from_msec(1050));
+    start = apr_time_now();
+    rv = s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL);
+    ck_assert_msg(rv == APR_TIMEUP, "probe: %d", rv);
+    ck_assert_int_lt(apr_time_now() - start, apr_time_from_msec(280));
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL), RTS_ESTOREDOWN);
+    /* back: the next probe is answered and closes the breaker */
+    fake_mcserver_hang(srv, 0);
+    apr_sleep(apr_time_from_msec(1050));
+    /* placing a new key makes the due probe itself (else nobody would, once no old key of
+     * the server is used any more, and new keys would avoid it for ever) */
+    ck_assert(rts_store_usable(s, "k2"));
+    rv = s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL);
+    ck_assert_msg(rv == APR_ENOENT, "after resume: %d", rv);
+    ck_assert_int_eq(s->add(s, NULL, "k", "v", 1, 10), APR_SUCCESS);
+    fake_mcserver_stop(srv);
+}
+END_TEST
+
+/* Two servers, one hung: only the keys on the hung one fail, one timeout in all, and
+ * usable() names exactly those keys (the breaker's server is the one libmemcached uses). */
+START_TEST(test_store_mc_breaker_only_that_server)
+{
+    fake_mcserver_t *hung = fake_mcserver_start(NULL), *ok = fake_mcserver_start(NULL);
+    rts_store_t *s = fake_server_store(hung, ok, 2, 300);
+    int answered = 0, down = 0, slow = 0, i;
+
+    fake_mcserver_hang(hung, 1);
+    for (i = 0; i < 40; i++) {
+        const char *k = apr_psprintf(rts_test_pool, "rts:s:key%d", i);
+        apr_time_t start = apr_time_now();
+        apr_status_t rv = s->get(s, rts_test_pool, NULL, k, NULL, NULL, NULL);
+
+        if (apr_time_now() - start > apr_time_from_msec(100)) {
+            slow++;
+            ck_assert_int_eq(rv, APR_TIMEUP);
+        }
+        else if (rv == APR_ENOENT) {
+            answered++;
+            ck_assert_msg(rts_store_usable(s, k), "%s answered but is not usable", k);
+        }
+        else {
+            ck_assert_msg(rv == RTS_ESTOREDOWN, "%s: %d", k, rv);
+            ck_assert_msg(!rts_store_usable(s, k), "%s failed fast but is usable", k);
+            down++;
+        }
+    }
+    ck_assert_int_eq(slow, 1);
+    ck_assert_int_gt(answered, 5);
+    ck_assert_int_gt(down, 5);
+    fake_mcserver_stop(hung);
+    fake_mcserver_stop(ok);
+}
+END_TEST
+
+/* Writes whose connection breaks after sending: never reported as a lost race (EEXIST). */
+START_TEST(test_store_mc_write_outcome_unknown)
+{
+    static const char *const closed_twice[] = { "CLOSE", "CLOSE", NULL };
+    static const char *const then_exists[] = { "CLOSE", "EXISTS", NULL };
+    static const char *const then_stored[] = { "CLOSE", "STORED", NULL };
+    static const char *const then_notstored[] = { "CLOSE", "NOT_STORED", NULL };
+    static const char *const closed_once[] = { "CLOSE", NULL };
+    fake_mcserver_t *srv;
+    rts_store_t *s;
+
+    /* cas applied by the first attempt: the retry says EXISTS, which proves nothing */
+    srv = fake_mcserver_start(then_exists);
+    s = fake_server_store(srv, NULL, 1, 500);
+    ck_assert_int_eq(s->cas(s, NULL, "k", "v", 1, 10, 7), RTS_ESTOREUNKNOWN);
+    ck_assert_int_eq(fake_mcserver_commands(srv), 2);
+    fake_mcserver_stop(srv);
+    /* no answer twice */
+    srv = fake_mcserver_start(closed_twice);
+    s = fake_server_store(srv, NULL, 1, 500);
+    ck_assert_int_eq(s->cas(s, NULL, "k", "v", 1, 10, 7), RTS_ESTOREUNKNOWN);
+    fake_mcserver_stop(srv);
+    /* the retry stored it: the first was not applied (it would have changed the CAS unique) */
+    srv = fake_mcserver_start(then_stored);
+    s = fake_server_store(srv, NULL, 1, 500);
+    ck_assert_int_eq(s->cas(s, NULL, "k", "v", 1, 10, 7), APR_SUCCESS);
+    fake_mcserver_stop(srv);
+    /* add: the same */
+    srv = fake_mcserver_start(then_notstored);
+    s = fake_server_store(srv, NULL, 1, 500);
+    ck_assert_int_eq(s->add(s, NULL, "k", "v", 1, 10), RTS_ESTOREUNKNOWN);
+    fake_mcserver_stop(srv);
+    /* set is never sent twice */
+    srv = fake_mcserver_start(closed_once);
+    s = fake_server_store(srv, NULL, 1, 500);
+    ck_assert_int_eq(s->set(s, NULL, "k", "v", 1, 10), RTS_ESTOREUNKNOWN);
+    ck_assert_int_eq(fake_mcserver_commands(srv), 1);
+    fake_mcserver_stop(srv);
+    /* a get is simply retried */
+    srv = fake_mcserver_start(closed_once);
+    s = fake_server_store(srv, NULL, 1, 500);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL), APR_ENOENT);
+    ck_assert_int_eq(fake_mcserver_commands(srv), 2);
+    ck_assert(rts_store_usable(s, "k"));
+    fake_mcserver_stop(srv);
+}
+END_TEST
+
+/* A timed-out cas may have been applied: unknown, not "exists". */
+START_TEST(test_store_mc_cas_timeout_unknown)
+{
+    fake_mcserver_t *srv = fake_mcserver_start(NULL);
+    rts_store_t *s = fake_server_store(srv, NULL, 1, 200);
+
+    fake_mcserver_hang(srv, 1);
+    ck_assert_int_eq(s->cas(s, NULL, "k", "v", 1, 10, 7), RTS_ESTOREUNKNOWN);
+    fake_mcserver_stop(srv);
+}
+END_TEST
+
 /* ------------------------------------------ the memcached implementation, live server */
 
 static const char *live_server(void)
 {
     return getenv("RTS_TEST_MEMCACHED");
 }
+
+/* CI must run the live tests (the fake store's CAS semantics rest on them): CI=true. */
+static int in_ci(void)
+{
+    const char *ci = getenv("CI");
+
+    return ci != NULL && strcmp(ci, "true") == 0;
+}
+
+START_TEST(test_store_live_required_in_ci)
+{
+    ck_abort_msg("CI=true but RTS_TEST_MEMCACHED is not set: the live memcached tests did not "
+                 "run (make check sets it via unit/with_memcached.sh)");
+}
+END_TEST
+
+START_TEST(test_store_live_nocas_required_in_ci)
+{
+    ck_abort_msg("CI=true but RTS_TEST_MEMCACHED_NOCAS is not set: the CAS-disabled memcached "
+                 "test did not run (make check sets it via unit/with_memcached.sh)");
+}
+END_TEST
+
+/* A memcached started with -C (CAS disabled), e.g. memcached -p 21612 -C. */
+static const char *live_nocas_server(void)
+{
+    return getenv("RTS_TEST_MEMCACHED_NOCAS");
+}
+
+/* memcached -C answers CAS unique 0 and lets every cas through: the store must refuse. */
+START_TEST(test_store_live_cas_disabled_refused)
+{
+    rts_store_t *s = NULL;
+    const char *k = apr_psprintf(rts_test_pool, "rts:test:%ld:nocas", (long)getpid());
+    apr_uint64_t cas = 0;
+    const char *val;
+
+    ck_assert_int_eq(rts_store_memcached_create(rts_test_pool,
+                     apr_psprintf(rts_test_pool, "--SERVER=%s", live_nocas_server()), 2,
+                     apr_time_from_msec(500), &s), APR_SUCCESS);
+    ck_assert_int_eq(s->set(s, NULL, k, "v1", 2, 60), APR_SUCCESS);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, k, &val, NULL, &cas), RTS_ESTOREDOWN);
+    /* from then on nothing works, and nothing is sent */
+    ck_assert_int_eq(s->cas(s, NULL, k, "v2", 2, 60, cas), RTS_ESTOREDOWN);
+    ck_assert_int_eq(s->add(s, NULL, "other", "x", 1, 60), RTS_ESTOREDOWN);
+    ck_assert(!rts_store_usable(s, k));
+}
+END_TEST
 
 static rts_store_t *live_store(void)
 {
@@ -712,16 +958,43 @@ Suite *rts_suite_store(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("memcached");
+    tcase_set_timeout(tc, 30);
     tcase_add_checked_fixture(tc, rts_test_setup, rts_test_teardown);
     tcase_add_test(tc, test_store_mc_check_config);
     tcase_add_test(tc, test_store_mc_create_invalid);
     tcase_add_test(tc, test_store_mc_refused);
     tcase_add_test(tc, test_store_mc_blackhole);
+    tcase_add_test(tc, test_store_mc_breaker_fails_fast_until_probe);
+    tcase_add_test(tc, test_store_mc_breaker_only_that_server);
+    tcase_add_test(tc, test_store_mc_write_outcome_unknown);
+    tcase_add_test(tc, test_store_mc_cas_timeout_unknown);
     suite_add_tcase(s, tc);
 
+    if (live_nocas_server() != NULL && live_nocas_server()[0] != '\0') {
+        tc = tcase_create("memcached-live-nocas");
+        tcase_add_checked_fixture(tc, rts_test_setup, rts_test_teardown);
+        tcase_add_test(tc, test_store_live_cas_disabled_refused);
+        suite_add_tcase(s, tc);
+    }
+    else if (in_ci()) {
+        tc = tcase_create("memcached-live-nocas");
+        tcase_add_test(tc, test_store_live_nocas_required_in_ci);
+        suite_add_tcase(s, tc);
+    }
+    else {
+        fprintf(stderr, "store: RTS_TEST_MEMCACHED_NOCAS=host:port (memcached -C) not set, "
+                "CAS-disabled test skipped\n");
+    }
+
     if (live_server() == NULL || live_server()[0] == '\0') {
-        fprintf(stderr, "store: RTS_TEST_MEMCACHED=host:port not set, "
-                "live memcached tests skipped\n");
+        if (!in_ci()) {
+            fprintf(stderr, "store: RTS_TEST_MEMCACHED=host:port not set, "
+                    "live memcached tests skipped\n");
+            return s;
+        }
+        tc = tcase_create("memcached-live");
+        tcase_add_test(tc, test_store_live_required_in_ci);
+        suite_add_tcase(s, tc);
         return s;
     }
     tc = tcase_create("memcached-live");

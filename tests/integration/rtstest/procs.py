@@ -70,16 +70,18 @@ class _Proc:
 class Memcached(_Proc):
     name = "memcached"
 
-    def __init__(self, port: int, log_path: Path):
+    def __init__(self, port: int, log_path: Path, extra_args: tuple = ()):
         super().__init__(log_path)
         self.port = port
+        self.extra_args = tuple(extra_args)     # e.g. ("-C",): CAS disabled
 
     @property
     def server_arg(self) -> str:
         return f"--SERVER=127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 10):
-        argv = ["memcached", "-l", "127.0.0.1", "-p", self.port, "-U", "0", "-m", "64"]
+        argv = ["memcached", "-l", "127.0.0.1", "-p", self.port, "-U", "0", "-m", "64",
+                *self.extra_args]
         if os.geteuid() == 0:
             argv[1:1] = ["-u", "nobody"]
         self._spawn(argv)
