@@ -495,6 +495,7 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
     /* A waiter waits at most one intent lifetime (and the clock slack), then gives up. */
     apr_time_t give_up = now + ctx->cfg->lock_ttl + RTS_REFRESH_CLOCK_SLACK
                          + apr_time_from_sec(1);
+    apr_time_t meta_give_up = now + RTS_REFRESH_META_WAIT;
     apr_time_t waiting_since = 0;
     const rts_provider_meta_t *meta = NULL;
     apr_status_t rv;
@@ -544,7 +545,11 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
         if (!waited && !meta) {
             /* Everything but the token call happens before the intent is taken. */
             rv = rts_provider_meta(ctx, &meta, res);
-            if (rv != APR_SUCCESS) {
+            if (rv == APR_SUCCESS) {
+                continue;                  /* the fetch took time: look at the clock again */
+            }
+            meta = NULL;
+            if (at_valid(s, now) || rts_now(ctx) >= meta_give_up) {
                 rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, rv,
                                RTS_LOGNO(10065) "session %s: refresh not attempted, the "
                                "provider metadata is unavailable: %s",
@@ -554,7 +559,11 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
                 return not_now(ctx, s, rts_now(ctx) + RTS_REFRESH_BACKOFF_FIRST, ps, pout,
                                res);
             }
-            continue;                      /* the fetch took time: look at the clock again */
+            /* Expired token: the provider cache fails fast while another request of this
+             * process fetches the metadata (or after a failed fetch); and another host may be
+             * refreshing. Wait a little, as for an intent, then look again. */
+            rts_metric_sleep(ctx, RTS_REFRESH_POLL);
+            waited = 1;
         }
         if (!waited) {
             /* Take the intent by compare-and-swap on the version we read. */

@@ -40,6 +40,7 @@ typedef enum {
 #define RTS_REFRESH_CLOCK_SLACK apr_time_from_sec(5)     /* clock offset tolerated between hosts */
 #define RTS_REFRESH_WRITE_MARGIN apr_time_from_sec(2)    /* intent time kept for writing g+1 */
 #define RTS_REFRESH_MIN_CALL apr_time_from_sec(1)        /* shortest token call worth making */
+#define RTS_REFRESH_META_WAIT apr_time_from_sec(1)       /* expired token: wait for metadata */
 #define RTS_REFRESH_DEFAULT_LIFETIME 300   /* s: access token of unknown lifetime, with an RT */
 #define RTS_REFRESH_MIN_LIFETIME 2         /* s: shorter expires_in values are taken as this */
 #define RTS_REFRESH_LOST_MAX 3             /* lost answers counted for one RT (saturates) */

@@ -957,6 +957,48 @@ START_TEST(test_refresh_bad_id_token_after_write_ends_session)
 }
 END_TEST
 
+/* Item 3 with the provider cache that fails fast while a fetch is in flight or after a failed
+ * one: a request whose token has expired does not answer 503 at once; it waits a little, as
+ * for an intent, and follows the generation another host wrote meanwhile. */
+START_TEST(test_refresh_metadata_unavailable_waits_and_follows)
+{
+    rts_session_t *s;
+    rts_result_t res;
+
+    env = test_env_create(rts_test_pool);                      /* no discovery queued ... */
+    fake_http_push(env->fh, 500, "discovery down", NULL);      /* ... the fetch fails */
+    s = stored_session(-apr_time_from_sec(1));
+    env->on_sleep = test_env_next_gen_at_third_sleep;          /* another host refreshes */
+    env->on_sleep_baton = s;
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_FOLLOWED);
+    ck_assert_str_eq(s->access_token, "AT2");
+    ck_assert_int_eq(token_calls(), 0);
+    ck_assert_uint_eq(env->sleeps, 3);
+}
+END_TEST
+
+/* ... and gives up after RTS_REFRESH_META_WAIT with a 503, without a token call. */
+START_TEST(test_refresh_metadata_unavailable_gives_up)
+{
+    rts_session_t *s;
+    rts_result_t res;
+
+    env = test_env_create(rts_test_pool);
+    fake_http_push(env->fh, 500, "discovery down", NULL);
+    s = stored_session(-apr_time_from_sec(1));
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(res.http_status, 503);
+    ck_assert_int_eq(token_calls(), 0);
+    ck_assert_int_ge(env->now - TEST_T0, RTS_REFRESH_META_WAIT);
+    ck_assert_int_le(env->now - TEST_T0, RTS_REFRESH_META_WAIT + 2 * RTS_REFRESH_POLL);
+    /* a valid token never waits for it */
+    s = stored_session(apr_time_from_sec(30));
+    env->sleeps = 0;
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DEFERRED);
+    ck_assert_uint_eq(env->sleeps, 0);
+}
+END_TEST
+
 Suite *rts_suite_refresh(void)
 {
     Suite *s = suite_create("refresh");
@@ -995,6 +1037,8 @@ Suite *rts_suite_refresh(void)
     tcase_add_test(tc, test_refresh_opaque_without_expires_in);
     tcase_add_test(tc, test_refresh_id_token_validated_after_write);
     tcase_add_test(tc, test_refresh_bad_id_token_after_write_ends_session);
+    tcase_add_test(tc, test_refresh_metadata_unavailable_waits_and_follows);
+    tcase_add_test(tc, test_refresh_metadata_unavailable_gives_up);
     tcase_add_test(tc, test_refresh_intent_cas_answer_lost);
     tcase_add_test(tc, test_refresh_generation_cas_answer_lost);
     suite_add_tcase(s, tc);
