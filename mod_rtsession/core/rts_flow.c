@@ -224,8 +224,12 @@ apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     case RTS_REFRESH_ENDED:
         return restart_login(ctx, req, out);
     case RTS_REFRESH_UNAVAILABLE:
-        return out_error(ctx, out, 503, "refresh_unavailable",
-                         "your session could not be renewed right now; please retry shortly");
+        out_error(ctx, out, 503, "refresh_unavailable",
+                  "your session could not be renewed right now; please retry shortly");
+        if (out->result.retry_after > 0) {
+            out->retry_after = out->result.retry_after;    /* the session's backoff */
+        }
+        return APR_SUCCESS;
     case RTS_REFRESH_NOT_DUE:
     case RTS_REFRESH_DEFERRED:
         /* a refresh rewrote the record (and its expiry) already; otherwise slide */
@@ -275,8 +279,9 @@ static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     s->id_token = tokens->id_token;
     s->access_token = tokens->access_token;
     s->refresh_token = tokens->refresh_token;
+    s->at_issued = started;
     s->at_expires = rts_refresh_at_expiry(ctx->pool, tokens->access_token, tokens->expires_in,
-                                          started);
+                                          tokens->refresh_token != NULL, started);
     if (tokens->refresh_expires_in > 0) {
         s->rt_expires = started + apr_time_from_sec(tokens->refresh_expires_in);
     }
@@ -402,6 +407,12 @@ apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome
         return callback_error(ctx, req, out, 400, "invalid_grant",
                               "the identity provider refused the authorization code (expired or "
                               "already used); please start again", 1);
+    }
+    if (rv == RTS_ECONFIG) {
+        /* the provider refused this site's client credentials (RTS10406 names them) */
+        return callback_error(ctx, req, out, 502, "token_error",
+                              "the identity provider refused this site's client credentials; "
+                              "the site's configuration must be fixed", 1);
     }
     if (rv != APR_SUCCESS) {
         return callback_error(ctx, req, out, 502, "token_error",

@@ -410,6 +410,60 @@ START_TEST(test_flow_callback_path)
 }
 END_TEST
 
+/* Item 1: a refresh refused with 400 and an empty body ends the session cleanly: a navigation
+ * starts a new login that returns to the URL, an XHR gets 401; the cookie is cleared. */
+START_TEST(test_flow_refresh_refused_ends_session)
+{
+    const char *cookie = apr_pstrcat(rts_test_pool, "__Host-rtsession=", logged_in(), NULL);
+    rts_outcome_t out;
+    const char *cleared;
+
+    env->now += apr_time_from_sec(400);                  /* the access token has expired */
+    fake_http_push(env->fh, 400, "", NULL);
+    memset(&out, 0, sizeof(out));
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app/x?y=1", cookie, 1),
+                                           &out), APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_REDIRECT);
+    ck_assert_int_eq(strncmp(out.location, TEST_ISSUER "/auth?", strlen(TEST_ISSUER) + 6), 0);
+    cleared = set_cookie(&out, "__Host-rtsession");
+    ck_assert_ptr_nonnull(cleared);
+    ck_assert_str_eq(cleared, "");
+    /* the same ended session from an XHR: 401, no token call */
+    memset(&out, 0, sizeof(out));
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/api", cookie, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_DENY);
+    ck_assert_int_eq(out.http_status, 401);
+    ck_assert_uint_eq(fake_http_pending(env->fh), 0);
+}
+END_TEST
+
+/* Item 1: while the refresh backs off, an expired session gets 503 with Retry-After equal to
+ * the remaining backoff, and no token call. */
+START_TEST(test_flow_refresh_backoff_503_retry_after)
+{
+    const char *cookie = apr_pstrcat(rts_test_pool, "__Host-rtsession=", logged_in(), NULL);
+    unsigned calls;
+    rts_outcome_t out;
+
+    env->now += apr_time_from_sec(400);
+    fake_http_push(env->fh, 429, "", "Retry-After", "9", NULL);
+    memset(&out, 0, sizeof(out));
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/api", cookie, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.http_status, 503);
+    ck_assert_int_eq(out.retry_after, 9);
+    calls = fake_http_count(env->fh);
+    env->now += apr_time_from_sec(5);
+    memset(&out, 0, sizeof(out));
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/api", cookie, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.http_status, 503);
+    ck_assert_int_eq(out.retry_after, 4);
+    ck_assert_uint_eq(fake_http_count(env->fh), calls);
+}
+END_TEST
+
 Suite *rts_suite_flow(void)
 {
     Suite *s = suite_create("flow");
@@ -425,6 +479,8 @@ Suite *rts_suite_flow(void)
     tcase_add_test(tc, test_flow_store_down_is_503);
     tcase_add_test(tc, test_flow_store_gone_restarts_login);
     tcase_add_test(tc, test_flow_session_add_refused_draws_again);
+    tcase_add_test(tc, test_flow_refresh_refused_ends_session);
+    tcase_add_test(tc, test_flow_refresh_backoff_503_retry_after);
     tcase_add_test(tc, test_flow_provider_down_at_login_is_502);
     tcase_add_test(tc, test_flow_callback_state_checks);
     tcase_add_test(tc, test_flow_callback_replay_refused);
