@@ -115,6 +115,9 @@ static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
             }
             /* breaker transitions and refusals are per child, not per request */
             rts_store_memcached_set_log(sc->store, rts_req_server_log(pchild, s));
+            if (sc->memcached_dead_after != RTS_UNSET) {
+                rts_store_memcached_set_dead_after(sc->store, sc->memcached_dead_after);
+            }
             apr_hash_set(stores, sc->memcached, APR_HASH_KEY_STRING, sc->store);
         }
         ca_key = sc->core->ca_file ? sc->core->ca_file : "";

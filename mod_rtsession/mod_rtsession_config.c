@@ -42,6 +42,7 @@ void *rts_config_create_srv(apr_pool_t *p, server_rec *s)
     sc->provider_cache_ttl = RTS_UNSET;
     sc->refresh_window = RTS_UNSET;
     sc->memcached_timeout = RTS_UNSET;
+    sc->memcached_dead_after = RTS_UNSET;
     sc->idle_timeout = RTS_UNSET;
     sc->max_lifetime = RTS_UNSET;
     sc->touch_interval = RTS_UNSET;
@@ -84,6 +85,7 @@ void *rts_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     MERGE_VAL(provider_cache_ttl);
     MERGE_VAL(refresh_window);
     MERGE_VAL(memcached_timeout);
+    MERGE_VAL(memcached_dead_after);
     MERGE_VAL(idle_timeout);
     MERGE_VAL(max_lifetime);
     MERGE_VAL(touch_interval);
@@ -351,6 +353,16 @@ static const char *set_memcached_timeout(cmd_parms *cmd, void *dc, const char *a
                          &srv_conf(cmd)->memcached_timeout);
 }
 
+static const char *set_memcached_dead_after(cmd_parms *cmd, void *dc, const char *arg)
+{
+    if (!strcasecmp(arg, "never")) {
+        srv_conf(cmd)->memcached_dead_after = 0;
+        return NULL;
+    }
+    return parse_seconds(cmd, arg, apr_time_from_sec(1), apr_time_from_sec(86400),
+                         &srv_conf(cmd)->memcached_dead_after);
+}
+
 static const char *add_secret(cmd_parms *cmd, const char *secret)
 {
     rts_srv_conf_t *sc = srv_conf(cmd);
@@ -578,6 +590,9 @@ const command_rec rts_directives[] = {
                   "libmemcached configuration string for the session store"),
     AP_INIT_TAKE1("RTSessionMemcachedTimeout", set_memcached_timeout, NULL, RSRC_CONF,
                   "Bound of each memcached operation (default 1s)"),
+    AP_INIT_TAKE1("RTSessionMemcachedDeadAfter", set_memcached_dead_after, NULL, RSRC_CONF,
+                  "How long a failing memcached server answers 503 before its sessions are "
+                  "taken as lost and their users log in again (default 60s; never)"),
     AP_INIT_ITERATE("RTSessionSecret", set_secret, NULL, RSRC_CONF,
                     "Module secrets: the first seals sessions, all open them (rotation)"),
     AP_INIT_TAKE1("RTSessionSecretFile", set_secret_file, NULL, RSRC_CONF,

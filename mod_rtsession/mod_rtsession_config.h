@@ -27,6 +27,7 @@ typedef struct rts_srv_conf_t {
     apr_interval_time_t provider_cache_ttl;   /* RTS_UNSET when unset */
     apr_interval_time_t refresh_window;
     apr_interval_time_t memcached_timeout;
+    apr_interval_time_t memcached_dead_after;  /* RTS_UNSET when unset; 0: never */
     apr_interval_time_t idle_timeout;  /* 0: off */
     apr_interval_time_t max_lifetime;
     apr_interval_time_t touch_interval;

@@ -25,7 +25,10 @@
 /* The key's memcached server is failed fast after a timeout or refusal (circuit open), or the
  * store refuses to work (CAS disabled); nothing was sent. */
 #define RTS_ESTOREDOWN      (RTS_ERR_BASE + 12)
-#define RTS_ERR_LAST        RTS_ESTOREDOWN
+/* A read of a server that has been failed fast for longer than the store's dead-after grace:
+ * its records are taken as lost (their users log in again on a live server). Reads only. */
+#define RTS_ESTOREGONE      (RTS_ERR_BASE + 13)
+#define RTS_ERR_LAST        RTS_ESTOREGONE
 
 typedef struct rts_log_t rts_log_t;
 typedef struct rts_store_t rts_store_t;

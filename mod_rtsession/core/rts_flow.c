@@ -194,6 +194,15 @@ apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_out
         }
         return restart_login(ctx, req, out);
     }
+    if (rv == RTS_ESTOREGONE) {
+        /* Its memcached server has been down past RTSessionMemcachedDeadAfter: the session is
+         * taken as lost, as with a server that restarted empty; the new one lands elsewhere. */
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, rv,
+                       RTS_LOGNO(10005) "session %s is on a memcached server that has been down "
+                       "longer than RTSessionMemcachedDeadAfter; starting a new login",
+                       rts_log_fingerprint(ctx->pool, id));
+        return restart_login(ctx, req, out);
+    }
     if (rv != APR_SUCCESS) {
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,
                        RTS_LOGNO(10004) "session store unavailable while loading a session");
@@ -217,8 +226,12 @@ apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     case RTS_REFRESH_ENDED:
         return restart_login(ctx, req, out);
     case RTS_REFRESH_UNAVAILABLE:
-        return out_error(ctx, out, 503, "refresh_unavailable",
-                         "your session could not be renewed right now; please retry shortly");
+        out_error(ctx, out, 503, "refresh_unavailable",
+                  "your session could not be renewed right now; please retry shortly");
+        if (out->result.retry_after > 0) {
+            out->retry_after = out->result.retry_after;    /* the session's backoff */
+        }
+        return APR_SUCCESS;
     case RTS_REFRESH_NOT_DUE:
     case RTS_REFRESH_DEFERRED:
         /* a refresh rewrote the record (and its expiry) already; otherwise slide */
@@ -306,22 +319,25 @@ static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_out
     s->id_token = tokens->id_token;
     s->access_token = tokens->access_token;
     s->refresh_token = tokens->refresh_token;
+    s->at_issued = started;
     s->at_expires = rts_refresh_at_expiry(ctx->pool, tokens->access_token, tokens->expires_in,
-                                          started);
+                                          tokens->refresh_token != NULL, started);
     if (tokens->refresh_expires_in > 0) {
         s->rt_expires = started + apr_time_from_sec(tokens->refresh_expires_in);
     }
     s->created = rts_now(ctx);
     s->sid = rts_json_str(claims, "sid");
-    /* A fresh id at every login (no fixation); add never overwrites another session. */
-    for (attempt = 0; attempt < 2; attempt++) {
+    /* A fresh id at every login (no fixation); add never overwrites another session. An add
+     * refused before anything was sent (a server this child had not yet seen fail: its breaker
+     * is open now) is drawn again, and the next id lands on a live server. */
+    for (attempt = 0; attempt < 3; attempt++) {
         if ((rv = rts_session_new_id_placed(ctx, &s->id)) != APR_SUCCESS) {
             return rv;
         }
         s->secret = NULL;
         s->store_key = NULL;
         rv = rts_session_add(ctx, s);
-        if (rv != APR_EEXIST) {
+        if (rv != APR_EEXIST && rv != APR_ECONNREFUSED && rv != RTS_ESTOREDOWN) {
             break;
         }
     }
@@ -459,6 +475,12 @@ apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome
         return callback_error(ctx, req, out, 400, "invalid_grant",
                               "the identity provider refused the authorization code (expired or "
                               "already used); please start again", 1);
+    }
+    if (rv == RTS_ECONFIG) {
+        /* the provider refused this site's client credentials (RTS10406 names them) */
+        return callback_error(ctx, req, out, 502, "token_error",
+                              "the identity provider refused this site's client credentials; "
+                              "the site's configuration must be fixed", 1);
     }
     if (rv != APR_SUCCESS) {
         return callback_error(ctx, req, out, 502, "token_error",

@@ -15,6 +15,10 @@ typedef struct rts_http_request_t {
     apr_interval_time_t timeout;        /* whole transfer; must be > 0 */
     apr_interval_time_t connect_timeout;/* connection set-up; must be > 0 */
     apr_size_t max_response;            /* larger bodies fail with RTS_ETOOLARGE */
+    int once;                           /* never sent twice: a request that spends something
+                                         * (a code, a refresh token). It gets a connection of
+                                         * its own, not reused before or after, so the client
+                                         * has no dead keep-alive connection to retry it on */
 } rts_http_request_t;
 
 typedef struct rts_http_response_t {
@@ -26,9 +30,12 @@ typedef struct rts_http_response_t {
 
 struct rts_http_t {
     /* Performs one request, never following redirects, always verifying TLS.
-     * APR_TIMEUP on timeout, APR_ECONNREFUSED / RTS_EUPSTREAM on transport failure,
-     * RTS_ETOOLARGE when the response exceeds max_response. A non-2xx status is not an error
-     * here: the response is returned and the caller decides. */
+     * APR_ECONNREFUSED: the request never left (connection refused or timed out, name
+     * resolution or TLS handshake failed): safe to send again.
+     * Otherwise, after (part of) the request was sent: APR_TIMEUP on timeout, RTS_EUPSTREAM on
+     * a transport failure (reset, closed before an answer, garbled answer), RTS_ETOOLARGE when
+     * the response exceeds max_response: the server may have acted on the request.
+     * A non-2xx status is not an error here: the response is returned and the caller decides. */
     apr_status_t (*perform)(struct rts_http_t *http, apr_pool_t *p,
                             const rts_http_request_t *req, rts_http_response_t **presp);
     void *impl;

@@ -34,9 +34,14 @@ typedef struct {
     int too_large;                 /* a callback aborted because of a size bound */
 } rts_curl_xfer_t;
 
-/* The only translation from libcurl's codes. */
-static apr_status_t rts_curl_status(CURLcode cc, const rts_curl_xfer_t *x)
+/* The only translation from libcurl's codes. sent: bytes of the request left this process
+ * (CURLINFO_REQUEST_SIZE); a failure before that is "never sent" whatever its code. */
+static apr_status_t rts_curl_status(CURLcode cc, const rts_curl_xfer_t *x, curl_off_t sent)
 {
+    if (cc != CURLE_OK && cc != CURLE_OUT_OF_MEMORY && cc != CURLE_URL_MALFORMAT
+        && cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_BAD_FUNCTION_ARGUMENT && sent <= 0) {
+        return APR_ECONNREFUSED;
+    }
     switch (cc) {
     case CURLE_OK:
         return APR_SUCCESS;
@@ -204,6 +209,7 @@ static apr_status_t rts_curl_perform(rts_http_t *http, apr_pool_t *p,
     CURL *h;
     CURLcode cc = CURLE_OK;
     long status = 0;
+    long sent = 0;
     int is_post;
 
     *presp = NULL;
@@ -274,6 +280,15 @@ static apr_status_t rts_curl_perform(rts_http_t *http, apr_pool_t *p,
     if (hdrs.list != NULL) {
         RTS_CURL_SET(CURLOPT_HTTPHEADER, hdrs.list);
     }
+    if (req->once) {
+        /* libcurl re-sends a request on a fresh connection by itself when a reused connection
+         * dies before the first answer byte (Curl_retry_request). For a request that spends a
+         * refresh token or a code, that re-presents it milliseconds later: a reuse to the
+         * provider. A connection that was never used before cannot be "reused and dead", and
+         * one that is never kept cannot be found dead by the next such request. */
+        RTS_CURL_SET(CURLOPT_FRESH_CONNECT, 1L);
+        RTS_CURL_SET(CURLOPT_FORBID_REUSE, 1L);
+    }
     if (is_post) {
         RTS_CURL_SET(CURLOPT_POST, 1L);
         RTS_CURL_SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
@@ -290,6 +305,9 @@ static apr_status_t rts_curl_perform(rts_http_t *http, apr_pool_t *p,
     if (cc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     }
+    else if (curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent) != CURLE_OK) {
+        sent = 1;                   /* unknown: assume sent, the safe side */
+    }
     /* The handle must not keep pointers into this request's memory. */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
@@ -298,7 +316,7 @@ static apr_status_t rts_curl_perform(rts_http_t *http, apr_pool_t *p,
     curl_slist_free_all(hdrs.list);
 
     if (cc != CURLE_OK) {
-        return rts_curl_status(cc, &x);
+        return rts_curl_status(cc, &x, (curl_off_t)sent);
     }
     resp = apr_pcalloc(p, sizeof(*resp));
     resp->status = (int)status;

@@ -72,6 +72,13 @@ static const metric_row_t rows[] = {
      "cause=\"store_error\"", FAILED_REFRESH, 0},
     {RTS_M_REFRESH_FAILED_WAIT_TIMEOUT, "rtsession_refreshes_failed_total",
      "cause=\"wait_timeout\"", FAILED_REFRESH, 0},
+    /* issue 11 items 1-3: a family's rows stay together for the exposition format */
+    {RTS_M_REFRESH_FAILED_REFUSED, "rtsession_refreshes_failed_total",
+     "cause=\"refused\"", FAILED_REFRESH, 0},
+    {RTS_M_REFRESH_FAILED_CLIENT_AUTH, "rtsession_refreshes_failed_total",
+     "cause=\"client_auth\"", FAILED_REFRESH, 0},
+    {RTS_M_REFRESH_FAILED_UNKNOWN, "rtsession_refreshes_failed_total",
+     "cause=\"unknown_outcome\"", FAILED_REFRESH, 0},
     {RTS_M_REFRESH_LOCK_WAITS, "rtsession_refresh_lock_waits_total", NULL,
      "Requests that found another request refreshing the same session and waited for or "
      "followed its result.", 0},
@@ -97,6 +104,19 @@ static const metric_row_t rows[] = {
      "memcached operations answered at once, not sent: their server is failed fast after a "
      "timeout or refusal (circuit open), or the store refuses to work (CAS disabled); also "
      "counted in rtsession_memcached_errors_total.", 0},
+    /* issue 11 items 1-3, 10 (refresh outcomes) */
+    {RTS_M_SESSIONS_ENDED_REFUSED, "rtsession_sessions_ended_refused_total", NULL,
+     "Sessions ended because the provider refused their refresh token with no sign of reuse "
+     "(revoked, expired, purged: a 400/403 other than invalid_grant after a rotation).", 0},
+    {RTS_M_SESSIONS_ENDED_LOST_REFRESH, "rtsession_sessions_ended_lost_refresh_total", NULL,
+     "Sessions ended because the provider refused a refresh token presented again after its "
+     "answer was lost in flight (not counted as reuse).", 0},
+    {RTS_M_REFRESH_BACKOFF, "rtsession_refresh_backoff_total", NULL,
+     "Requests that found their session's refresh backing off after a failure (no token "
+     "call made).", 0},
+    {RTS_M_TOKEN_CLIENT_AUTH_FAILURES, "rtsession_token_client_auth_failures_total", NULL,
+     "Token endpoint calls (login and refresh) refused because of the client's own "
+     "authentication: a configuration fault (RTS10406).", 0},
     /* issue 11 item 7 */
     {RTS_M_BACKCHANNEL_INDEX_OVERFLOW, "rtsession_backchannel_index_overflow_total", NULL,
      "Sessions ended because their user (or provider session) had more sessions than the "

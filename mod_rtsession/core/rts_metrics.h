@@ -46,6 +46,14 @@ typedef enum {
     /* issue 11 item 4 (resilience): operations answered at once because their memcached
      * server is failed fast (circuit open) or the store refuses to work (CAS disabled) */
     RTS_M_MEMCACHED_FAILED_FAST,
+    /* issue 11 items 1-3, 10 (refresh outcomes): each kind of ending counted for what it is */
+    RTS_M_REFRESH_FAILED_REFUSED,        /* grant refused (not a reuse signal): session ended */
+    RTS_M_REFRESH_FAILED_CLIENT_AUTH,    /* the client's credentials refused: session kept */
+    RTS_M_REFRESH_FAILED_UNKNOWN,        /* sent, no usable answer: session kept, marked */
+    RTS_M_SESSIONS_ENDED_REFUSED,        /* ended: refresh refused (no reuse signal) */
+    RTS_M_SESSIONS_ENDED_LOST_REFRESH,   /* ended: refused when presented after a lost answer */
+    RTS_M_REFRESH_BACKOFF,               /* requests that found the refresh backing off */
+    RTS_M_TOKEN_CLIENT_AUTH_FAILURES,    /* token calls refused for client auth (login too) */
     /* issue 11 item 7 (back-channel logout never lets a session survive) */
     RTS_M_BACKCHANNEL_INDEX_OVERFLOW,
     RTS_M_BACKCHANNEL_LATE_LOGINS_REFUSED,

@@ -10,6 +10,7 @@ void rts_result_reset(rts_result_t *res)
     res->http_status = 0;
     res->error = NULL;
     res->description = NULL;
+    res->retry_after = 0;
 }
 
 apr_status_t rts_result_set(rts_result_t *res, apr_pool_t *p, apr_status_t status, int http_status,
@@ -23,6 +24,7 @@ apr_status_t rts_result_set(rts_result_t *res, apr_pool_t *p, apr_status_t statu
     res->status = status;
     res->http_status = http_status;
     res->error = error;
+    res->retry_after = 0;
     va_start(ap, fmt);
     res->description = apr_pvsprintf(p, fmt, ap);
     va_end(ap);
@@ -66,6 +68,7 @@ const char *rts_strerror(apr_pool_t *p, apr_status_t rv)
     case RTS_ESTORE:        return "session store failure";
     case RTS_ESTOREUNKNOWN: return "session store write outcome unknown";
     case RTS_ESTOREDOWN:    return "session store server failed fast (down or refused)";
+    case RTS_ESTOREGONE:    return "session store server down longer than its grace (records taken as lost)";
     default:
         return apr_pstrdup(p, apr_strerror(rv, buf, sizeof(buf)));
     }

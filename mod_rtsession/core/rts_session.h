@@ -31,6 +31,12 @@ typedef struct rts_session_t {
     const char *sid;                 /* the provider's session id (ID token sid), NULL if none */
     const char *lock_owner;          /* refresh intent: who is spending refresh_token ... */
     apr_time_t lock_until;           /* ... and until when the intent holds */
+    apr_time_t at_issued;            /* when access_token was obtained (0: unknown, format 2) */
+    apr_time_t retry_at;             /* refresh backoff: no token call before (0: none) */
+    int retry_step;                  /* failed refresh attempts of this generation (backoff) */
+    int rt_lost;                     /* presentations of refresh_token whose answer was lost
+                                      * (it may be spent; a refusal is then no reuse signal):
+                                      * 0..3, saturating */
 } rts_session_t;
 
 /* A new random session id. */

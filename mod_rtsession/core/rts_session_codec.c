@@ -5,6 +5,8 @@
 
 #define ABSENT 0xFFFFu
 #define N_TIMES 5
+#define N_TAIL (8 + 8 + 1 + 1)        /* format 3: at_issued, retry_at, retry_step, rt_lost */
+#define MAX_LOST 3
 #define N_STRS 6
 #define MAX_MS 253402300799000LL     /* 9999-12-31: no overflow when scaled to apr_time_t */
 
@@ -78,7 +80,7 @@ apr_status_t rts_session_encode(apr_pool_t *p, const rts_session_t *s, const uns
 {
     const char *strs[N_STRS];
     apr_uint64_t times[N_TIMES];
-    apr_size_t lens[N_STRS], total = 1 + 8 + 8 * N_TIMES;
+    apr_size_t lens[N_STRS], total = 1 + 8 + 8 * N_TIMES + N_TAIL;
     unsigned char *buf, *w;
     int i;
 
@@ -93,7 +95,8 @@ apr_status_t rts_session_encode(apr_pool_t *p, const rts_session_t *s, const uns
     times[2] = time_ms(s->created);
     times[3] = time_ms(s->seen);
     times[4] = time_ms(s->lock_until);
-    if (s->gen < 0) {
+    if (s->gen < 0 || s->retry_step < 0 || s->retry_step > RTS_SESSION_CODEC_MAX_STEP
+        || s->rt_lost < 0 || s->rt_lost > MAX_LOST) {
         return APR_EINVAL;
     }
     for (i = 0; i < N_STRS; i++) {
@@ -119,6 +122,10 @@ apr_status_t rts_session_encode(apr_pool_t *p, const rts_session_t *s, const uns
             w += lens[i] + 1;
         }
     }
+    put_u64(&w, time_ms(s->at_issued));
+    put_u64(&w, time_ms(s->retry_at));
+    *w++ = (unsigned char)s->retry_step;
+    *w++ = (unsigned char)s->rt_lost;
     *out = buf;
     *out_len = total;
     return APR_SUCCESS;
@@ -128,16 +135,34 @@ apr_status_t rts_session_decode(const unsigned char *buf, apr_size_t len, rts_se
 {
     reader_t r = { buf, buf + len };
     apr_uint64_t gen;
+    int format;
 
-    if (len < 1 || *r.p++ != RTS_SESSION_CODEC_FORMAT
+    if (len < 1) {
+        return RTS_EBADTOKEN;
+    }
+    format = *r.p++;
+    if ((format != RTS_SESSION_CODEC_FORMAT && format != RTS_SESSION_CODEC_FORMAT_OLD)
         || !get_u64(&r, &gen) || gen > (apr_uint64_t)APR_INT64_MAX
         || !get_time(&r, &s->at_expires) || !get_time(&r, &s->rt_expires)
         || !get_time(&r, &s->created) || !get_time(&r, &s->seen)
         || !get_time(&r, &s->lock_until)
         || !get_str(&r, &s->sub) || !get_str(&r, &s->id_token)
         || !get_str(&r, &s->access_token) || !get_str(&r, &s->refresh_token)
-        || !get_str(&r, &s->sid) || !get_str(&r, &s->lock_owner)
-        || r.p != r.end || !s->sub || !s->access_token) {
+        || !get_str(&r, &s->sid) || !get_str(&r, &s->lock_owner)) {
+        return RTS_EBADTOKEN;
+    }
+    s->at_issued = s->retry_at = 0;
+    s->retry_step = s->rt_lost = 0;
+    if (format == RTS_SESSION_CODEC_FORMAT) {
+        if (!get_time(&r, &s->at_issued) || !get_time(&r, &s->retry_at) || r.end - r.p < 2
+            || r.p[0] > RTS_SESSION_CODEC_MAX_STEP || r.p[1] > MAX_LOST) {
+            return RTS_EBADTOKEN;
+        }
+        s->retry_step = r.p[0];
+        s->rt_lost = r.p[1];
+        r.p += 2;
+    }
+    if (r.p != r.end || !s->sub || !s->access_token) {
         return RTS_EBADTOKEN;
     }
     s->gen = (apr_int64_t)gen;

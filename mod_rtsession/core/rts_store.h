@@ -4,7 +4,8 @@
  * itself. ttl is in seconds (0 = no expiry; callers always pass one).
  * Failures every operation may give: RTS_ESTOREDOWN (the key's server is failed fast after a
  * timeout or refusal, or the store refuses to work; nothing was sent), APR_TIMEUP,
- * APR_ECONNREFUSED, RTS_ESTORE. A write (set, add, cas) that may have reached the server
+ * APR_ECONNREFUSED, RTS_ESTORE; get also RTS_ESTOREGONE (the key's server has been failed fast
+ * for longer than the store's dead-after grace: take the record as lost). A write (set, add, cas) that may have reached the server
  * without an answer (timeout, connection broken mid-command) gives RTS_ESTOREUNKNOWN: it may
  * have been applied, so re-read before deciding; never take it for a lost race (EEXIST). */
 #ifndef RTS_STORE_H
@@ -58,6 +59,11 @@ static inline int rts_store_usable(struct rts_store_t *s, const char *group_key)
 apr_status_t rts_store_memcached_create(apr_pool_t *pool, const char *config_string,
                                         unsigned max_conns, apr_interval_time_t timeout,
                                         struct rts_store_t **pstore);
+/* The default grace after which a server that keeps failing is taken as dead: reads of its
+ * keys then give RTS_ESTOREGONE instead of RTS_ESTOREDOWN. */
+#define RTS_STORE_DEAD_AFTER_DEFAULT apr_time_from_sec(60)
+/* Sets that grace (0: never; its keys answer RTS_ESTOREDOWN until it returns). */
+void rts_store_memcached_set_dead_after(struct rts_store_t *s, apr_interval_time_t after);
 /* Where the store logs its breaker transitions and refusals (RTS106xx); NULL: nowhere. */
 void rts_store_memcached_set_log(struct rts_store_t *s, const struct rts_log_t *log);
 /* Checks a configuration string without connecting (for configtest). APR_EINVAL with an

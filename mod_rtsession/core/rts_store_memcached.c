@@ -65,6 +65,7 @@ typedef struct {
     rts_mc_breaker_t *breakers;    /* one per server, by libmemcached's server index */
     uint32_t nservers;
     volatile apr_uint32_t cas_disabled;
+    apr_interval_time_t dead_after;  /* 0: a failing server is never taken as dead */
     const rts_log_t *log;          /* may be NULL */
 } rts_mc_t;
 
@@ -541,17 +542,37 @@ static apr_status_t rts_mc_write_outcome(rts_mc_op_t op, rts_mc_res_t first, rts
     return first.rv;
 }
 
+/* A read refused by a breaker that has been open for longer than dead_after: the server's
+ * records are taken as lost (RTS_ESTOREGONE), so their users log in again on a live server
+ * instead of getting 503 from one that may never return. Only reads say so: a write (a logout's
+ * delete) stays RTS_ESTOREDOWN and must not pretend to have done anything. */
+static apr_status_t rts_mc_down_or_gone(rts_mc_t *mc, rts_mc_breaker_t *b, apr_status_t rv)
+{
+    apr_time_t opened = 0;
+
+    if (rv != RTS_ESTOREDOWN || b == NULL || mc->dead_after <= 0
+        || apr_atomic_read32(&mc->cas_disabled)) {
+        return rv;
+    }
+    rts_lock(mc->lock);
+    if (b->open) {
+        opened = b->opened;
+    }
+    rts_unlock(mc->lock);
+    return opened != 0 && apr_time_now() - opened >= mc->dead_after ? RTS_ESTOREGONE : rv;
+}
+
 static apr_status_t rts_mc_get(rts_store_t *s, apr_pool_t *p, const char *group_key,
                                const char *key, const char **pval, apr_size_t *plen,
                                apr_uint64_t *pcas)
 {
     rts_mc_t *mc = s->impl;
-    rts_mc_call_t c;
+    rts_mc_call_t c = {NULL, NULL, 0, NULL};
     rts_mc_res_t r;
     apr_status_t rv;
 
     if ((rv = rts_mc_begin(mc, group_key, key, &c)) != APR_SUCCESS) {
-        return rv;
+        return rts_mc_down_or_gone(mc, c.b, rv);
     }
     r = rts_mc_get_on(mc, c.b, c.m, p, c.group, key, pval, plen, pcas);
     if (r.kind == RTS_MC_BROKEN) {
@@ -665,6 +686,11 @@ static int rts_mc_usable(rts_store_t *s, const char *group_key)
 void rts_store_memcached_set_log(rts_store_t *s, const rts_log_t *log)
 {
     ((rts_mc_t *)s->impl)->log = log;
+}
+
+void rts_store_memcached_set_dead_after(rts_store_t *s, apr_interval_time_t after)
+{
+    ((rts_mc_t *)s->impl)->dead_after = after;
 }
 
 static apr_status_t rts_mc_cleanup(void *data)
@@ -797,6 +823,7 @@ apr_status_t rts_store_memcached_create(apr_pool_t *pool, const char *config_str
     }
     mc = apr_pcalloc(pool, sizeof(*mc));
     mc->timeout = timeout;
+    mc->dead_after = RTS_STORE_DEAD_AFTER_DEFAULT;
     if ((mc->master = memcached(config_string, strlen(config_string))) == NULL) {
         return APR_ENOMEM;
     }

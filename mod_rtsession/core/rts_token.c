@@ -24,6 +24,13 @@
  * - http_status: 502 for provider faults and for OAuth errors other than invalid_grant (the
  *   provider refused us, not the user); 401 for invalid_grant (the code or refresh token is
  *   dead: the user logs in again). The caller may override.
+ * - What an answer means for the grant (rts_token_classify, docs/design.md "Refresh outcomes"):
+ *   401, or invalid_client / unauthorized_client in any status, is the client's own
+ *   authentication failing (configuration: RTS_ECONFIG, logged at error level); other 400s and
+ *   403s refuse the grant whatever the body (empty, HTML, invalid_request ...), except the
+ *   server_error / temporarily_unavailable codes; everything else after sending (5xx, 429,
+ *   other statuses, a 200 the parser refuses, a timeout or reset) leaves the grant's fate
+ *   unknown. Token requests are never re-sent by the HTTP client (rts_http_request_t.once).
  * - client_secret_basic form-encodes id and secret with percent-encoding of everything but
  *   unreserved characters (a space becomes %20, never '+'), which every form decoder reads
  *   back correctly.
@@ -33,6 +40,7 @@
 #include <apr_cstr.h>
 #include <apr_tables.h>
 #include <apr_base64.h>
+#include <apr_date.h>
 #include <jansson.h>
 #include "rts.h"
 #include "rts_config.h"
@@ -52,6 +60,7 @@
 #define RTS_TOKEN_DEF_TIMEOUT       apr_time_from_sec(10)
 #define RTS_TOKEN_DEF_CONN_TIMEOUT  apr_time_from_sec(5)
 #define RTS_TOKEN_DEF_MAX_RESPONSE  (64 * 1024)
+#define RTS_TOKEN_RETRY_AFTER_MAX   (24 * 3600)     /* seconds: bounds the arithmetic only */
 
 /* 1*VSCHAR */
 static int token_is_vschar(const char *s)
@@ -246,6 +255,93 @@ apr_status_t rts_token_parse_response(apr_pool_t *p, const rts_http_response_t *
     return APR_SUCCESS;
 }
 
+static int token_is_client_auth_error(const char *error)
+{
+    return error && (!strcmp(error, "invalid_client") || !strcmp(error, "unauthorized_client"));
+}
+
+/* Codes that say the provider failed, not the grant (RFC 6749 §4.1.2.1 defines them for the
+ * authorization endpoint; some providers send them from the token endpoint too). */
+static int token_is_server_error(const char *error)
+{
+    return error && (!strcmp(error, "server_error") || !strcmp(error, "temporarily_unavailable"));
+}
+
+rts_token_kind_t rts_token_classify(apr_status_t transport_rv, const rts_http_response_t *resp,
+                                    apr_status_t parse_rv, const char *error)
+{
+    if (transport_rv != APR_SUCCESS || !resp) {
+        /* APR_EINVAL: our own URL or options were refused before anything was sent */
+        return transport_rv == APR_ECONNREFUSED || transport_rv == APR_EINVAL
+               ? RTS_TOKEN_NOT_SENT : RTS_TOKEN_UNKNOWN;
+    }
+    if (resp->status == 200) {
+        return parse_rv == APR_SUCCESS ? RTS_TOKEN_OK : RTS_TOKEN_UNKNOWN;
+    }
+    if (resp->status == 401 || token_is_client_auth_error(error)) {
+        return RTS_TOKEN_CLIENT_AUTH;
+    }
+    if ((resp->status == 400 || resp->status == 403) && !token_is_server_error(error)) {
+        return RTS_TOKEN_REFUSED;
+    }
+    return RTS_TOKEN_UNKNOWN;      /* 5xx, 429, anything else: the provider may have acted */
+}
+
+/* The body as a JSON object, or NULL. */
+static json_t *token_body_json(apr_pool_t *p, const rts_http_response_t *resp)
+{
+    json_t *json = NULL;
+
+    if (!resp || !resp->body || resp->body_len == 0
+        || rts_json_parse_object(p, resp->body, resp->body_len, resp->body_len, &json)
+           != APR_SUCCESS) {
+        return NULL;
+    }
+    return json;
+}
+
+/* A string member of a JSON body that passes valid(), copied; NULL when absent or not valid. */
+static const char *token_body_member(apr_pool_t *p, const rts_http_response_t *resp,
+                                     const char *key, int (*valid)(const char *))
+{
+    json_t *json = token_body_json(p, resp);
+    const char *v;
+
+    if (!json || token_get_str(json, key, &v) != APR_SUCCESS || !valid(v)) {
+        return NULL;
+    }
+    return apr_pstrdup(p, v);
+}
+
+/* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; 0 when absent or unusable. */
+static apr_interval_time_t token_retry_after(const rts_ctx_t *ctx,
+                                             const rts_http_response_t *resp)
+{
+    const char *v = resp && resp->headers ? apr_table_get(resp->headers, "Retry-After") : NULL;
+    apr_int64_t secs = 0;
+    apr_time_t when;
+    const char *c;
+
+    if (!v || !*v) {
+        return 0;
+    }
+    for (c = v; *c >= '0' && *c <= '9'; c++) {
+        secs = secs * 10 + (*c - '0');
+        if (secs > RTS_TOKEN_RETRY_AFTER_MAX) {
+            secs = RTS_TOKEN_RETRY_AFTER_MAX;
+        }
+    }
+    if (!*c) {
+        return apr_time_from_sec(secs);
+    }
+    when = apr_date_parse_http(v);
+    if (when == APR_DATE_BAD || when <= rts_now(ctx)) {
+        return 0;
+    }
+    return when - rts_now(ctx) > apr_time_from_sec(RTS_TOKEN_RETRY_AFTER_MAX)
+           ? apr_time_from_sec(RTS_TOKEN_RETRY_AFTER_MAX) : when - rts_now(ctx);
+}
+
 /* "Basic " base64(urlencode(id) ":" urlencode(secret)), RFC 6749 §2.3.1. */
 static const char *token_basic_auth(apr_pool_t *p, const char *id, const char *secret)
 {
@@ -272,20 +368,23 @@ void rts_token_client_auth(apr_pool_t *p, const rts_config_t *cfg, apr_table_t *
     }
 }
 
-/* Performs one token request; params are alternating form keys and values, without the
- * client credentials, which are added here as configured. */
+/* Performs one token request (body without the client credentials, which are added here as
+ * configured) and classifies its answer into *pans. timeout 0: the configured one. */
 static apr_status_t token_request(rts_ctx_t *ctx, const char *token_endpoint,
                                   const char *grant_type, const char *body,
-                                  rts_token_set_t **ptokens, rts_result_t *res)
+                                  apr_interval_time_t timeout, rts_token_set_t **ptokens,
+                                  rts_token_answer_t *pans, rts_result_t *res)
 {
     const rts_config_t *cfg = ctx->cfg;
     apr_pool_t *p = ctx->pool;
     rts_http_request_t req;
     rts_http_response_t *resp = NULL;
+    rts_token_answer_t ans;
     apr_time_t started;
-    apr_status_t rv;
+    apr_status_t rv, prv;
 
     memset(&req, 0, sizeof(req));
+    memset(&ans, 0, sizeof(ans));
     req.method = "POST";
     req.url = token_endpoint;
     req.headers = apr_table_make(p, 4);
@@ -295,9 +394,16 @@ static apr_status_t token_request(rts_ctx_t *ctx, const char *token_endpoint,
     req.body = body;
     req.body_len = strlen(body);
     req.timeout = cfg->http_timeout > 0 ? cfg->http_timeout : RTS_TOKEN_DEF_TIMEOUT;
+    if (timeout > 0 && timeout < req.timeout) {
+        req.timeout = timeout;
+    }
     req.connect_timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout
                                                     : RTS_TOKEN_DEF_CONN_TIMEOUT;
+    if (req.connect_timeout > req.timeout) {
+        req.connect_timeout = req.timeout;
+    }
     req.max_response = cfg->max_response > 0 ? cfg->max_response : RTS_TOKEN_DEF_MAX_RESPONSE;
+    req.once = 1;                   /* a code or refresh token is spent at most once */
 
     rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, 0, RTS_LOGNO(10400)
                    "token request: grant_type=%s, endpoint %s, client auth %s",
@@ -308,42 +414,93 @@ static apr_status_t token_request(rts_ctx_t *ctx, const char *token_endpoint,
     rv = ctx->http->perform(ctx->http, p, &req, &resp);
     rts_metric_observe(ctx, RTS_H_TOKEN, apr_time_now() - started);
     if (rv != APR_SUCCESS || !resp) {
+        ans.kind = rts_token_classify(rv, NULL, rv, NULL);
+        if (pans) {
+            *pans = ans;
+        }
         rts_metric_inc(ctx, RTS_M_PROVIDER_ERRORS_TOKEN);
         if (rv != APR_TIMEUP && rv != APR_ECONNREFUSED) {
             rv = RTS_EUPSTREAM;
         }
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, rv, RTS_LOGNO(10401)
-                       "token request (grant_type=%s) to %s failed", grant_type,
-                       token_endpoint);
+                       "token request (grant_type=%s) to %s failed, %s", grant_type,
+                       token_endpoint, ans.kind == RTS_TOKEN_NOT_SENT
+                       ? "never sent" : "after sending it (outcome unknown)");
         return rts_result_set(res, p, rv, 502, RTS_TOKEN_REASON,
                               "token endpoint: %s", rv == APR_TIMEUP ? "timeout"
-                              : rv == APR_ECONNREFUSED ? "connection refused"
+                              : rv == APR_ECONNREFUSED ? "connection failed"
                               : "transport failure");
     }
-    rv = rts_token_parse_response(p, resp, ptokens, res);
-    if (rv == APR_SUCCESS) {
+    prv = rts_token_parse_response(p, resp, ptokens, res);
+    ans.http_status = resp->status;
+    /* the OAuth error code, validated, whatever the HTTP status */
+    ans.error = resp->status != 200 ? token_body_member(p, resp, "error", token_is_error_code)
+                                    : NULL;
+    ans.kind = rts_token_classify(APR_SUCCESS, resp, prv, ans.error);
+    if (ans.kind == RTS_TOKEN_UNKNOWN) {
+        ans.retry_after = token_retry_after(ctx, resp);
+        if (resp->status == 200) {
+            /* refused for another member: a well-formed new refresh token is still kept */
+            ans.refresh_token = token_body_member(p, resp, "refresh_token", token_is_vschar);
+        }
+    }
+    if (pans) {
+        *pans = ans;
+    }
+    switch (ans.kind) {
+    case RTS_TOKEN_OK:
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, 0, RTS_LOGNO(10402)
                        "token response (grant_type=%s): id_token %s, refresh_token %s, "
                        "expires_in %" APR_INT64_T_FMT, grant_type,
                        (*ptokens)->id_token ? "present" : "absent",
                        (*ptokens)->refresh_token ? "present" : "absent",
                        (*ptokens)->expires_in);
-    }
-    else if (rv == RTS_EOAUTH || rv == RTS_EINVALIDGRANT) {
-        rts_metric_add(ctx, RTS_M_INVALID_GRANT, rv == RTS_EINVALIDGRANT);
-        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, rv, RTS_LOGNO(10403)
+        return APR_SUCCESS;
+    case RTS_TOKEN_CLIENT_AUTH:
+        rts_metric_inc(ctx, RTS_M_TOKEN_CLIENT_AUTH_FAILURES);
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, RTS_ECONFIG, RTS_LOGNO(10406)
+                       "the provider refused this client's authentication at its token "
+                       "endpoint (grant_type=%s): HTTP %d, error=%s. Check RTSessionClientID, "
+                       "RTSessionClientSecret (or RTSessionClientSecretFile) and "
+                       "RTSessionTokenEndpointAuth (now %s) against the client registered at "
+                       "the provider, and that this client may use the %s grant there",
+                       grant_type, resp->status, ans.error ? ans.error : "none",
+                       cfg->client_auth == RTS_AUTH_CLIENT_SECRET_BASIC ? "client_secret_basic"
+                                                                        : "client_secret_post",
+                       grant_type);
+        *ptokens = NULL;
+        return rts_result_set(res, p, RTS_ECONFIG, 502, "client_auth_failed",
+                              "token endpoint: client authentication refused (HTTP %d, %s)",
+                              resp->status, ans.error ? ans.error : "no error code");
+    case RTS_TOKEN_REFUSED:
+        rts_metric_add(ctx, RTS_M_INVALID_GRANT,
+                       ans.error && !strcmp(ans.error, "invalid_grant"));
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, prv, RTS_LOGNO(10403)
                        "token request (grant_type=%s) refused: HTTP %d, error=%s (%s)",
-                       grant_type, resp->status, res ? res->error : "?",
+                       grant_type, resp->status, ans.error ? ans.error : "none",
                        (res && res->description) ? res->description : "no description");
-    }
-    else {
+        if (prv != RTS_EINVALIDGRANT && prv != RTS_EOAUTH) {
+            /* an empty, non-JSON or codeless body: still a refusal of the grant */
+            return rts_result_set(res, p, RTS_EOAUTH, 502, ans.error ? ans.error : "refused",
+                                  "token endpoint: grant refused (HTTP %d, no error code)",
+                                  resp->status);
+        }
+        return prv;
+    default:
         rts_metric_inc(ctx, RTS_M_PROVIDER_ERRORS_TOKEN);
-        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, rv, RTS_LOGNO(10404)
-                       "token response (grant_type=%s) unusable: HTTP %d, %s",
-                       grant_type, resp->status,
+        rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, prv, RTS_LOGNO(10404)
+                       "token response (grant_type=%s) unusable: HTTP %d, error=%s, %s",
+                       grant_type, resp->status, ans.error ? ans.error : "none",
                        (res && res->description) ? res->description : "-");
+        *ptokens = NULL;
+        if (prv == APR_SUCCESS || prv == RTS_EOAUTH || prv == RTS_EINVALIDGRANT) {
+            /* e.g. a 500 carrying an OAuth error body: a provider fault all the same */
+            return rts_result_set(res, p, RTS_EUPSTREAM, 502, RTS_TOKEN_REASON,
+                                  "token endpoint: HTTP %d (error=%s)", resp->status,
+                                  ans.error ? ans.error : "none");
+        }
+        return prv;
     }
-    return rv;
 }
 
 static apr_status_t token_check_ctx(rts_ctx_t *ctx, const char *token_endpoint,
@@ -383,15 +540,20 @@ apr_status_t rts_token_exchange_code(rts_ctx_t *ctx, const char *token_endpoint,
                          rts_form_build(ctx->pool, "grant_type", "authorization_code",
                                         "code", code, "redirect_uri", redirect_uri,
                                         "code_verifier", code_verifier, NULL),
-                         ptokens, res);
+                         0, ptokens, NULL, res);
 }
 
 apr_status_t rts_token_refresh(rts_ctx_t *ctx, const char *token_endpoint,
-                               const char *refresh_token,
-                               rts_token_set_t **ptokens, rts_result_t *res)
+                               const char *refresh_token, apr_interval_time_t timeout,
+                               rts_token_set_t **ptokens, rts_token_answer_t *panswer,
+                               rts_result_t *res)
 {
     apr_status_t rv = token_check_ctx(ctx, token_endpoint, ptokens, res);
 
+    if (panswer) {
+        memset(panswer, 0, sizeof(*panswer));
+        panswer->kind = RTS_TOKEN_NOT_SENT;    /* until a request is made */
+    }
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -402,5 +564,5 @@ apr_status_t rts_token_refresh(rts_ctx_t *ctx, const char *token_endpoint,
     return token_request(ctx, token_endpoint, "refresh_token",
                          rts_form_build(ctx->pool, "grant_type", "refresh_token",
                                         "refresh_token", refresh_token, NULL),
-                         ptokens, res);
+                         timeout, ptokens, panswer, res);
 }

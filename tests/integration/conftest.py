@@ -126,6 +126,13 @@ def echo(backend):
 
 
 @pytest.fixture
+def sessions(session_secret, ports):
+    """A reader of the session records in the session memcached (rtstest/sessions.py)."""
+    from rtstest.sessions import SessionReader
+    return SessionReader(session_secret, ports["memcached"])
+
+
+@pytest.fixture
 def log_expect():
     """Tags a test expects at error level (or a child crash, AH00052, which fails every test
     at any level): e.g. log_expect.append("RTS10012"). Exact tags only, no wildcards."""

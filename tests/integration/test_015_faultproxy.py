@@ -254,8 +254,9 @@ def test_module_through_proxy(httpd_for, proxied_config, fault_proxy, op, browse
     """The fault_proxy/proxied_config fixtures: the module reaches every endpoint through the
     proxy, the issuer still matches, and a refresh goes through it too."""
     from rtstest.client import login
-    op.settings(access_token_ttl=61)                  # due 1 s after login (window 60 s)
-    h = httpd_for("main", proxied_config())
+    # due 1 s after login (the refresh window is at most half the token's lifetime)
+    op.settings(access_token_ttl=2)
+    h = httpd_for("main", proxied_config(refresh_window=1))
     login(browser, f"{h.url}/app/")
     time.sleep(1.2)
     assert browser.get(f"{h.url}/app/again").status_code == 200

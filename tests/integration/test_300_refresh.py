@@ -10,19 +10,9 @@ import time
 import pytest
 
 from rtstest.client import login
-from rtstest.sessions import SessionReader
+from rtstest.sessions import COOKIE, session_cookie
 from rtstest.storm import XHR_HEADERS, Storm, refresh_response_time
 
-COOKIE = "__Host-rtsession"
-
-
-@pytest.fixture
-def sessions(session_secret, ports):
-    return SessionReader(session_secret, ports["memcached"])
-
-
-def session_cookie(browser) -> str:
-    return browser.cookies.get(COOKIE, domain="127.0.0.1")
 
 
 def wait_for_expiry(record: dict, margin: float = 0.05):
@@ -37,8 +27,9 @@ def forwarded_token(response) -> str:
 
 
 def test_refresh_happy_path(httpd_for, make_config, op, browser, echo, sessions):
-    op.settings(access_token_ttl=62)               # due 2 s after login (window 60 s)
-    h = httpd_for("main", make_config())
+    # due 2 s after login: the window is at most half the token's lifetime (design.md)
+    op.settings(access_token_ttl=4)
+    h = httpd_for("main", make_config(refresh_window=2))
     login(browser, f"{h.url}/app/")
     at1 = echo.last()["headers"]["x-access-token"]
     cookie = session_cookie(browser)
@@ -108,8 +99,8 @@ def test_reused_refresh_token_ends_session(httpd_for, make_config, op, browser, 
                                            sessions, clients):
     """Theft: after a legitimate rotation an attacker replays the old refresh token at the
     provider, which revokes the family. The user's next refresh ends the session cleanly."""
-    op.settings(access_token_ttl=61)                # due 1 s after each refresh
-    h = httpd_for("main", make_config())
+    op.settings(access_token_ttl=2)                 # due 1 s after each refresh
+    h = httpd_for("main", make_config(refresh_window=1))
     login(browser, f"{h.url}/app/")
     cookie = session_cookie(browser)
     stolen = sessions.read(cookie)["r"]
@@ -158,7 +149,10 @@ def test_provider_down_during_refresh(httpd_for, make_config, op, browser, echo,
     assert r.status_code == 503 and r.headers.get("Retry-After")
     record = sessions.read(cookie)
     assert record is not None and record["g"] == 1 and "lo" not in record
+    # the backoff is in the record (shared by every host); the next token call waits for it
+    assert record.get("ra") and record.get("rs", 0) >= 1
     op.settings(token_down=False)
+    time.sleep(int(r.headers["Retry-After"]) + 0.1)
     r = browser.get(f"{h.url}/app/back")
     assert r.status_code == 200 and forwarded_token(r) != at1
     assert sessions.read(cookie)["g"] == 2

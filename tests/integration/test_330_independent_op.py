@@ -57,8 +57,10 @@ def gw_config(glewlwyd, memcached, pki, session_secret, backend, leak_check):
 
 
 @pytest.fixture
-def sessions(session_secret, ports):
-    return SessionReader(session_secret, ports["memcached"])
+def sessions(session_secret, ports, glewlwyd):
+    """Session records of this client of this provider (the keys are bound to both)."""
+    return SessionReader(session_secret, ports["memcached"], issuer=glewlwyd.issuer,
+                         client_id=glewlwyd.client.client_id)
 
 
 def gw_login(browser, gw, url: str, user: str = "alice") -> LoginResult:
@@ -131,20 +133,12 @@ def gw_proxy(glewlwyd, pki):
     fp.close()
 
 
-# Remove both marks when branch wt-refresh is merged (strict: the test then XPASSes and fails).
-NEEDS_WT_REFRESH = pytest.mark.xfail(strict=True, reason="refusal rules of branch wt-refresh "
-                                     "(issue 11 item 1): main answers 503 to every request and "
-                                     "makes one token call each")
-
-
-@NEEDS_WT_REFRESH
 def test_refresh_token_revoked_at_provider(httpd_for, gw_config, gw, gw_proxy, browser, echo,
                                            sessions, log_expect):
     """An administrator disables the session's refresh token at Glewlwyd, which then refuses
     it with 400 and an empty body. Once the access token expires the session ends cleanly:
     an XHR gets 401 with WWW-Authenticate, a navigation a new login, and the provider sees
     one token call, not one per request (issue 11 item 1)."""
-    log_expect.append("RTS10054")   # main: "session kept" at error level, once per request
     h = httpd_for("main", gw_config(metadata_url=gw.discovery_url.replace(gw.url, gw_proxy.url), issuer=gw.issuer,
                                     refresh_window=0))
     gw.settings(access_token_ttl=2)

@@ -7,9 +7,8 @@ answer is spoilt (REFRESH_FAULTS in hostile_op.mjs), later ones are correct.
 - An answer the module cannot use (not JSON, oversized, wrong token_type): the session is kept;
   with a valid access token the request goes on with it, with an expired one it gets 503 +
   Retry-After; a later attempt (the provider now answers correctly) continues the session.
-The tests marked xfail(strict) check the refresh outcome rules of branch wt-refresh (shared
-backoff, the new refresh token of an unusable 200 kept): they fail until it is merged, and then
-XPASS fails them so that the mark is removed."""
+- The refresh outcome rules (docs/design.md, "Refresh outcomes"): the backoff after an unusable
+  answer is shared, and the well-formed new refresh token of an unusable 200 is kept."""
 import time
 
 import pytest
@@ -25,8 +24,6 @@ from test_600_hostile_op import (CLIENT_ID, COOKIE, assert_logged_in, hostile,  
 ID_TOKEN_FAULTS = ["id_wrong_iss", "id_wrong_aud", "id_wrong_sub", "id_alg_none", "id_bad_sig"]
 UNUSABLE = ["garbage", "huge", "token_type_wrong"]
 AT_TTL = 2              # seconds; refresh window 0: the refresh is due at expiry
-NEEDS_WT_REFRESH = pytest.mark.xfail(strict=True, reason="refresh outcome rules of branch "
-                                     "wt-refresh (shared backoff, new refresh token kept)")
 
 
 @pytest.fixture
@@ -38,7 +35,8 @@ def sessions(session_secret, ports, hostile):
 
 def refresh_instance(hostile, httpd_for, make_config, leak_check, refresh_window=0):
     hostile.reset()
-    hostile._post("/admin/refresh", {"access_token_ttl": AT_TTL + refresh_window})
+    # the window applies as configured when the token lives at least twice as long
+    hostile._post("/admin/refresh", {"access_token_ttl": AT_TTL + 2 * refresh_window})
     client = Client(CLIENT_ID, hostile.secret, "client_secret_basic")
     h = httpd_for("hostile", make_config(op_url=hostile.url, client=client, http_timeout=2,
                                          refresh_window=refresh_window))
@@ -129,14 +127,18 @@ def test_refresh_unusable_answer_keeps_session(hostile, refresh_httpd, browser, 
     assert r.status_code == 503, f"{fault}: {r.status_code}"
     assert int(r.headers["Retry-After"]) >= 1
     assert echo.records() == []
+    # a 200 refused for token_type carries a well-formed new refresh token: kept in g+1
+    salvaged = 1 if fault == "token_type_wrong" else 0
     kept = sessions.read(cookie)
-    assert kept is not None and kept["g"] == rec["g"], f"{fault}: session not kept as it was"
+    assert kept is not None and kept["g"] == rec["g"] + salvaged, \
+        f"{fault}: session not kept as it was"
+    assert kept["s"] == rec["s"] and kept["a"] == rec["a"]
     assert [e["fault"] for e in refreshes(hostile)] == [fault]
     statuses = until_refreshed(browser, h, echo, at1)
     assert set(statuses) <= {200, 503}
     assert [e["fault"] for e in refreshes(hostile)] == [fault, None], \
         f"{fault}: token calls {refreshes(hostile)}"
-    assert sessions.read(cookie)["g"] == rec["g"] + 1
+    assert sessions.read(cookie)["g"] == rec["g"] + 1 + salvaged
 
 
 def test_refresh_unusable_answer_valid_access_token(hostile, httpd_for, make_config, leak_check,
@@ -157,7 +159,6 @@ def test_refresh_unusable_answer_valid_access_token(hostile, httpd_for, make_con
     leak_check.extend(hostile.state()["issued"])
 
 
-@NEEDS_WT_REFRESH
 def test_refresh_unusable_answer_backoff_is_shared(hostile, refresh_httpd, browser, echo,
                                                    sessions, log_expect):
     """After a sent-but-unusable answer the next requests within the backoff make no token call
@@ -175,7 +176,6 @@ def test_refresh_unusable_answer_backoff_is_shared(hostile, refresh_httpd, brows
     assert len(refreshes(hostile)) == 2
 
 
-@NEEDS_WT_REFRESH
 def test_refresh_unusable_200_keeps_new_refresh_token(hostile, refresh_httpd, browser, echo,
                                                       sessions, log_expect):
     """A 200 the parser refuses (token_type MAC) whose refresh_token is well-formed: the

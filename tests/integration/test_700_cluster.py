@@ -227,6 +227,54 @@ def test_cluster_failover_and_restart(cluster, cluster_httpds, pki, session_secr
         assert xhr(pki, f"{h2.url}/app/still", cookies[u]).status_code == 200
 
 
+def test_cluster_dead_server_costs_one_login(cluster, httpd_for, make_config, pki,
+                                             session_secret, log_expect):
+    """A server that stays down past RTSessionMemcachedDeadAfter is taken as dead: within the
+    grace its users get 503 (it may come back with their sessions); after it, an XHR gets 401
+    and a navigation is sent to log in (RTS10005), never a 503 for ever; the new session lands
+    on a live server and works through both instances."""
+    # RTS10001: a login in a child that has not yet met the dead server may try it once
+    log_expect.extend(["RTS10004", "RTS10600", "RTS10001"])
+    conf = cluster_conf(cluster, make_config, server_extra="RTSessionMemcachedDeadAfter 2\n")
+    h1, h2 = httpd_for("main", conf), httpd_for("second", conf)
+    cookies = login_users(pki, h1.url, 6)
+    placement = [server_of(cluster, session_secret, c) for c in cookies]
+    victim = Counter(placement).most_common(1)[0][0]
+    lost = [c for c, s in zip(cookies, placement) if s == victim]
+    cluster[victim].proc.kill()
+    cluster[victim].proc.wait(timeout=10)
+    # within the grace: failed fast, 503 + Retry-After (a request racing the death may fail
+    # with 503 after the refused connection: the same answer)
+    r = xhr(pki, f"{h1.url}/app/during", lost[0])
+    assert r.status_code == 503 and r.headers.get("Retry-After"), r.status_code
+    time.sleep(2.5)
+
+    def navigate(cookie):
+        with Browser(pki.ca_cert) as b:
+            b.cookies.set(COOKIE, cookie, domain="127.0.0.1")
+            r = b.get(f"{h1.url}/app/nav", allow_redirects=False)
+            return r.status_code if r.status_code != 302 else r.headers["Location"]
+
+    # every child counts the grace from its own first failure (a child that had no request
+    # for that server meanwhile starts it later): poll until every one has passed it
+    deadline = time.time() + 12
+    statuses = navs = []
+    while time.time() < deadline:
+        statuses = [xhr(pki, f"{h1.url}/app/after", c).status_code for c in lost * 3]
+        navs = [navigate(c) for c in lost * 2]
+        assert set(statuses) <= {401, 503}, statuses
+        assert all(n == 503 or (isinstance(n, str) and "/auth" in n) for n in navs), navs
+        if set(statuses) == {401} and 503 not in navs:
+            break
+        time.sleep(0.5)
+    assert set(statuses) == {401} and 503 not in navs, f"after the grace: {statuses} {navs}"
+    relog = login_users(pki, h2.url, 3)
+    for c in relog:
+        assert server_of(cluster, session_secret, c) != victim
+        assert xhr(pki, f"{h1.url}/app/relogged", c).status_code == 200
+    assert "RTS10005" in (h1.root / "logs" / "error_log").read_text()
+
+
 @pytest.mark.mpm
 def test_cluster_graceful_under_load(cluster, cluster_httpds, pki, session_secret):
     """apachectl graceful on both instances while requests flow: no request fails and no

@@ -28,8 +28,9 @@ def jwt_parts(token: str) -> list[str]:
 def test_no_secret_in_trace8_log(httpd_for, make_config, op, echo, pki, clients,
                                  session_secret, ports, used_browsers, log_expect):
     log_expect.append("RTS10010")   # the error scenarios: a failed login callback
-    op.settings(access_token_ttl=61)   # due 1 s after each login or refresh (window 60 s)
-    h = httpd_for("main", make_config(server_extra=TRACE_CONF))
+    # due 1 s after each login or refresh (the window is at most half the token's lifetime)
+    op.settings(access_token_ttl=2)
+    h = httpd_for("main", make_config(server_extra=TRACE_CONF, refresh_window=1))
     sessions = SessionReader(session_secret, ports["memcached"])
     secrets: list[str] = [c.secret for c in clients.values()] + [session_secret]
     records = []

@@ -38,6 +38,7 @@ test_env_t *test_env_create(apr_pool_t *p)
     env->fs = fake_store_create(p);
     fake_store_use_clock(env->fs, env_clock, env);
     env->fh = fake_http_create(p);
+    fake_http_use_clock(env->fh, &env->now);
     rts_provider_create(p, &env->provider);
 
     c->metadata_url = TEST_ISSUER "/.well-known/openid-configuration";

@@ -267,6 +267,65 @@ START_TEST(test_flow_store_down_is_503)
 }
 END_TEST
 
+/* A session on a memcached server down past RTSessionMemcachedDeadAfter is taken as lost: a
+ * navigation logs in again (cookie cleared), anything else gets 401; never a 503 for ever. */
+START_TEST(test_flow_store_gone_restarts_login)
+{
+    rts_outcome_t out;
+    const char *sid = logged_in();
+    const char *cookie = apr_pstrcat(rts_test_pool, "__Host-rtsession=", sid, NULL);
+
+    test_env_push_discovery(env);
+    fake_store_fail_next(env->fs, 1, FAKE_STORE_OP_GET, RTS_ESTOREGONE);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", cookie, 1), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(set_cookie(&out, "__Host-rtsession"), "");
+    fake_store_fail_next(env->fs, 1, FAKE_STORE_OP_GET, RTS_ESTOREGONE);
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app", cookie, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_DENY);
+    ck_assert_int_eq(out.http_status, 401);
+}
+END_TEST
+
+/* A hook that makes the first add of a session record fail as refused before it was sent. */
+static void refuse_first_session_add(fake_store_t *fs, fake_store_op_t op, const char *item,
+                                     void *baton)
+{
+    int *refused = baton;
+
+    if (op == FAKE_STORE_OP_ADD && !*refused && !strncmp(item, "rts:s:", 6)) {
+        *refused = 1;
+        fake_store_fail_next(fs, 1, FAKE_STORE_OP_ADD, APR_ECONNREFUSED);
+    }
+}
+
+/* The session add at the callback refused before anything was sent (a server this child had
+ * not yet seen fail): the id is drawn again and the login completes, not a 503. */
+START_TEST(test_flow_session_add_refused_draws_again)
+{
+    const char *state;
+    rts_outcome_t *started = login_started("/app/page?x=1", &state);
+    rts_outcome_t *out;
+    unsigned adds;
+
+    int refused = 0;
+
+    push_tokens(nonce_of(started));
+    adds = fake_store_count(env->fs, FAKE_STORE_OP_ADD);
+    /* the first session add (after the login's consumed marker) is refused */
+    fake_store_set_hook(env->fs, refuse_first_session_add, &refused);
+    out = callback(apr_pstrcat(rts_test_pool, "code=abc&state=", state, NULL), state);
+    fake_store_set_hook(env->fs, NULL, NULL);
+    ck_assert_int_eq(refused, 1);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_str_eq(out->location, "/app/page?x=1");
+    ck_assert_ptr_nonnull(set_cookie(out, "__Host-rtsession"));
+    ck_assert_uint_eq(fake_store_count(env->fs, FAKE_STORE_OP_ADD) - adds, 3);
+}
+END_TEST
+
 START_TEST(test_flow_provider_down_at_login_is_502)
 {
     rts_outcome_t out;
@@ -619,6 +678,60 @@ START_TEST(test_flow_callback_path)
 }
 END_TEST
 
+/* Item 1: a refresh refused with 400 and an empty body ends the session cleanly: a navigation
+ * starts a new login that returns to the URL, an XHR gets 401; the cookie is cleared. */
+START_TEST(test_flow_refresh_refused_ends_session)
+{
+    const char *cookie = apr_pstrcat(rts_test_pool, "__Host-rtsession=", logged_in(), NULL);
+    rts_outcome_t out;
+    const char *cleared;
+
+    env->now += apr_time_from_sec(400);                  /* the access token has expired */
+    fake_http_push(env->fh, 400, "", NULL);
+    memset(&out, 0, sizeof(out));
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/app/x?y=1", cookie, 1),
+                                           &out), APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_REDIRECT);
+    ck_assert_int_eq(strncmp(out.location, TEST_ISSUER "/auth?", strlen(TEST_ISSUER) + 6), 0);
+    cleared = set_cookie(&out, "__Host-rtsession");
+    ck_assert_ptr_nonnull(cleared);
+    ck_assert_str_eq(cleared, "");
+    /* the same ended session from an XHR: 401, no token call */
+    memset(&out, 0, sizeof(out));
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/api", cookie, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.kind, RTS_OUT_DENY);
+    ck_assert_int_eq(out.http_status, 401);
+    ck_assert_uint_eq(fake_http_pending(env->fh), 0);
+}
+END_TEST
+
+/* Item 1: while the refresh backs off, an expired session gets 503 with Retry-After equal to
+ * the remaining backoff, and no token call. */
+START_TEST(test_flow_refresh_backoff_503_retry_after)
+{
+    const char *cookie = apr_pstrcat(rts_test_pool, "__Host-rtsession=", logged_in(), NULL);
+    unsigned calls;
+    rts_outcome_t out;
+
+    env->now += apr_time_from_sec(400);
+    fake_http_push(env->fh, 429, "", "Retry-After", "9", NULL);
+    memset(&out, 0, sizeof(out));
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/api", cookie, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.http_status, 503);
+    ck_assert_int_eq(out.retry_after, 9);
+    calls = fake_http_count(env->fh);
+    env->now += apr_time_from_sec(5);
+    memset(&out, 0, sizeof(out));
+    ck_assert_int_eq(rts_flow_authenticate(test_env_ctx(env), request("/api", cookie, 0), &out),
+                     APR_SUCCESS);
+    ck_assert_int_eq(out.http_status, 503);
+    ck_assert_int_eq(out.retry_after, 4);
+    ck_assert_uint_eq(fake_http_count(env->fh), calls);
+}
+END_TEST
+
 Suite *rts_suite_flow(void)
 {
     Suite *s = suite_create("flow");
@@ -632,6 +745,10 @@ Suite *rts_suite_flow(void)
     tcase_add_test(tc, test_flow_claims_memoized_per_id_token);
     tcase_add_test(tc, test_flow_unknown_session_cookie_restarts_login);
     tcase_add_test(tc, test_flow_store_down_is_503);
+    tcase_add_test(tc, test_flow_store_gone_restarts_login);
+    tcase_add_test(tc, test_flow_session_add_refused_draws_again);
+    tcase_add_test(tc, test_flow_refresh_refused_ends_session);
+    tcase_add_test(tc, test_flow_refresh_backoff_503_retry_after);
     tcase_add_test(tc, test_flow_provider_down_at_login_is_502);
     tcase_add_test(tc, test_flow_callback_state_checks);
     tcase_add_test(tc, test_flow_callback_replay_refused);

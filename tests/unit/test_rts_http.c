@@ -26,7 +26,9 @@ typedef enum {
     SRV_SLOW,           /* reads the request, never answers in time */
     SRV_BIG_CLOSE,      /* 200, 100000 bytes, no Content-Length, close-delimited */
     SRV_BIG_LENGTH,     /* 200, Content-Length: 100000 */
-    SRV_REDIRECT        /* 302 to elsewhere */
+    SRV_REDIRECT,       /* 302 to elsewhere */
+    SRV_DROP_LATER      /* the first request: as SRV_OK (kept alive); every later one is read
+                         * and its connection closed without an answer (the answer lost) */
 } srv_mode_t;
 
 typedef struct {
@@ -145,6 +147,14 @@ static void *srv_main(void *baton)
             case SRV_REDIRECT:
                 resp = "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:1/elsewhere\r\n"
                        "Content-Length: 5\r\n\r\nmoved";
+                srv_send(fd, resp, strlen(resp));
+                break;
+            case SRV_DROP_LATER:
+                if (srv->requests > 1) {
+                    close_after = 1;
+                    break;
+                }
+                resp = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
                 srv_send(fd, resp, strlen(resp));
                 break;
             case SRV_SLOW:
@@ -409,6 +419,39 @@ START_TEST(test_http_curl_keepalive_reuse)
 }
 END_TEST
 
+static rts_http_request_t *token_post(srv_t *srv)
+{
+    rts_http_request_t *req = get_req(srv, "/token");
+
+    req->method = "POST";
+    req->body = "grant_type=refresh_token&refresh_token=RT1";
+    req->body_len = strlen(req->body);
+    req->once = 1;
+    return req;
+}
+
+/* The answer to a token request is lost (the connection closes after the request arrived):
+ * the client must not send it again by itself, and must report "sent, outcome unknown". */
+START_TEST(test_http_curl_once_never_resent)
+{
+    srv_t *srv = srv_start(SRV_DROP_LATER);
+    rts_http_t *http = client();
+    rts_http_response_t *r1 = NULL, *r2 = NULL;
+    apr_status_t rv1, rv2;
+
+    rv1 = http->perform(http, rts_test_pool, token_post(srv), &r1);
+    rv2 = http->perform(http, rts_test_pool, token_post(srv), &r2);
+    srv_stop(srv);
+    ck_assert_int_eq(rv1, APR_SUCCESS);
+    ck_assert_int_eq(r1->status, 200);
+    ck_assert_int_eq(srv->requests, 2);             /* before: 3, the lost one re-sent */
+    ck_assert_int_eq(srv->connections, 2);          /* one connection per token request */
+    ck_assert_ptr_null(r2);
+    ck_assert_int_ne(rv2, APR_SUCCESS);
+    ck_assert_int_ne(rv2, APR_ECONNREFUSED);        /* it was sent: not "never sent" */
+}
+END_TEST
+
 START_TEST(test_http_curl_bad_request)
 {
     rts_http_t *http = client();
@@ -436,11 +479,12 @@ START_TEST(test_http_curl_tls_to_plain)
     rts_http_request_t *req = get_req(srv, "/");
     apr_status_t rv;
 
-    /* A TLS handshake against a plain HTTP server fails: an upstream error, not a response. */
+    /* A TLS handshake against a plain HTTP server fails before the request leaves: "never
+     * sent", safe to retry. */
     req->url = apr_psprintf(rts_test_pool, "https://127.0.0.1:%d/", srv->port);
     rv = http->perform(http, rts_test_pool, req, &resp);
     srv_stop(srv);
-    ck_assert_int_eq(rv, RTS_EUPSTREAM);
+    ck_assert_int_eq(rv, APR_ECONNREFUSED);
     ck_assert_ptr_null(resp);
 }
 END_TEST
@@ -551,6 +595,7 @@ Suite *rts_suite_http(void)
     tcase_add_test(tc, test_http_curl_no_redirect);
     tcase_add_test(tc, test_http_curl_post);
     tcase_add_test(tc, test_http_curl_keepalive_reuse);
+    tcase_add_test(tc, test_http_curl_once_never_resent);
     tcase_add_test(tc, test_http_curl_bad_request);
     tcase_add_test(tc, test_http_curl_tls_to_plain);
     tcase_add_test(tc, test_http_curl_global_init);

@@ -92,12 +92,16 @@ START_TEST(test_metrics_wait_time_is_time_slept)
 }
 END_TEST
 
+/* invalid_grant for a refresh token that came from a rotation: the reuse (theft) signal. */
 START_TEST(test_metrics_invalid_grant_ends_by_reuse)
 {
     rts_session_t *s = test_env_session(env, apr_time_from_sec(30));
     rts_refresh_outcome_t out;
     rts_result_t res;
 
+    s->gen = 2;
+    ck_assert_int_eq(rts_session_cas(mctx(), s), APR_SUCCESS);
+    ck_assert_int_eq(rts_session_load(mctx(), s->id, &s), APR_SUCCESS);
     fake_http_push(env->fh, 400, "{\"error\":\"invalid_grant\"}", NULL);
     ck_assert_int_eq(rts_refresh_ensure(mctx(), &s, &out, &res), APR_SUCCESS);
     ck_assert_int_eq(out, RTS_REFRESH_ENDED);
@@ -106,7 +110,53 @@ START_TEST(test_metrics_invalid_grant_ends_by_reuse)
     ck_assert_uint_eq(count(RTS_M_REFRESH_FAILED_INVALID_GRANT), 1);
     ck_assert_uint_eq(count(RTS_M_INVALID_GRANT), 1);
     ck_assert_uint_eq(count(RTS_M_SESSIONS_ENDED_REUSE), 1);
+    ck_assert_uint_eq(count(RTS_M_SESSIONS_ENDED_REFUSED), 0);
     ck_assert_uint_eq(count(RTS_M_PROVIDER_ERRORS_TOKEN), 0);
+}
+END_TEST
+
+/* Each kind of ending counted for what it is: invalid_grant for the login's refresh token
+ * (no rotation yet), 400 with an empty body, 403 HTML: refused, not reuse, not provider_error. */
+START_TEST(test_metrics_refusals_counted_as_refused)
+{
+    static const struct { int status; const char *body; } cases[] = {
+        {400, "{\"error\":\"invalid_grant\"}"}, {400, ""}, {403, "<html>no</html>"},
+        {400, "{\"error\":\"invalid_request\"}"},
+    };
+    unsigned i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rts_session_t *s = test_env_session(env, apr_time_from_sec(30));
+        rts_refresh_outcome_t out;
+        rts_result_t res;
+
+        fake_http_push(env->fh, cases[i].status, cases[i].body, NULL);
+        ck_assert_int_eq(rts_refresh_ensure(mctx(), &s, &out, &res), APR_SUCCESS);
+        ck_assert_int_eq(out, RTS_REFRESH_ENDED);
+    }
+    ck_assert_uint_eq(count(RTS_M_SESSIONS_ENDED_REFUSED), 4);
+    ck_assert_uint_eq(count(RTS_M_SESSIONS_ENDED_REUSE), 0);
+    ck_assert_uint_eq(count(RTS_M_REFRESH_FAILED_INVALID_GRANT), 1);
+    ck_assert_uint_eq(count(RTS_M_REFRESH_FAILED_REFUSED), 3);
+    ck_assert_uint_eq(count(RTS_M_REFRESH_FAILED_PROVIDER_ERROR), 0);
+    ck_assert_uint_eq(count(RTS_M_PROVIDER_ERRORS_TOKEN), 0);
+}
+END_TEST
+
+/* The client's credentials refused: counted as such, not as the user's ending. */
+START_TEST(test_metrics_client_auth_counted)
+{
+    rts_session_t *s = test_env_session(env, apr_time_from_sec(30));
+    rts_refresh_outcome_t out;
+    rts_result_t res;
+
+    fake_http_push(env->fh, 401, "{\"error\":\"invalid_client\"}", NULL);
+    ck_assert_int_eq(rts_refresh_ensure(mctx(), &s, &out, &res), APR_SUCCESS);
+    ck_assert_int_eq(out, RTS_REFRESH_DEFERRED);
+    ck_assert_uint_eq(count(RTS_M_REFRESH_FAILED_CLIENT_AUTH), 1);
+    ck_assert_uint_eq(count(RTS_M_TOKEN_CLIENT_AUTH_FAILURES), 1);
+    ck_assert_uint_eq(count(RTS_M_SESSIONS_ENDED_REFUSED), 0);
+    ck_assert_uint_eq(count(RTS_M_REFRESH_FAILED_PROVIDER_ERROR), 0);
 }
 END_TEST
 
@@ -119,7 +169,9 @@ START_TEST(test_metrics_provider_failure_counted)
     fake_http_push(env->fh, 503, "busy", NULL);
     ck_assert_int_eq(rts_refresh_ensure(mctx(), &s, &out, &res), APR_SUCCESS);
     ck_assert_int_eq(out, RTS_REFRESH_DEFERRED);
-    ck_assert_uint_eq(count(RTS_M_REFRESH_FAILED_PROVIDER_ERROR), 1);
+    /* a 503 after sending: the refresh token's fate is unknown */
+    ck_assert_uint_eq(count(RTS_M_REFRESH_FAILED_UNKNOWN), 1);
+    ck_assert_uint_eq(count(RTS_M_REFRESH_FAILED_PROVIDER_ERROR), 0);
     ck_assert_uint_eq(count(RTS_M_PROVIDER_ERRORS_TOKEN), 1);
     ck_assert_uint_eq(count(RTS_M_INVALID_GRANT), 0);
     ck_assert_uint_eq(count(RTS_M_SESSIONS_ENDED_REUSE), 0);
@@ -342,6 +394,8 @@ Suite *rts_suite_metrics(void)
     tcase_add_test(tc, test_metrics_refresh_storm_counts_one_refresh);
     tcase_add_test(tc, test_metrics_wait_time_is_time_slept);
     tcase_add_test(tc, test_metrics_invalid_grant_ends_by_reuse);
+    tcase_add_test(tc, test_metrics_refusals_counted_as_refused);
+    tcase_add_test(tc, test_metrics_client_auth_counted);
     tcase_add_test(tc, test_metrics_provider_failure_counted);
     tcase_add_test(tc, test_metrics_discovery_failure_counted);
     tcase_add_test(tc, test_metrics_login_started_completed_failed);

@@ -3,9 +3,11 @@
 #include <apr_strings.h>
 #include "test_common.h"
 #include "test_ctx.h"
+#include "test_keys.h"
 #include "rts_refresh.h"
 #include "rts_session.h"
 #include "rts_util.h"
+#include "rts_metrics.h"
 
 #define TOKEN_OK(at, rt) "{\"access_token\":\"" at "\",\"token_type\":\"Bearer\"," \
                          "\"expires_in\":300,\"refresh_token\":\"" rt "\"}"
@@ -276,9 +278,11 @@ START_TEST(test_refresh_timeout_with_expired_token_is_unavailable)
     fake_http_push_error(env->fh, APR_TIMEUP);
     ck_assert_int_eq(rts_refresh_ensure(test_env_ctx(env), &s, &out, &res), APR_SUCCESS);
     ck_assert_int_eq(out, RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(res.retry_after, 1);            /* the first backoff step */
     ck_assert_int_eq(current(s)->gen, 1);
     ck_assert_ptr_null(current(s)->lock_owner);
-    /* and when the provider is back, the same session refreshes */
+    /* and when the provider is back, after the backoff, the same session refreshes */
+    env->now += RTS_REFRESH_BACKOFF_FIRST;
     fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
     s = current(s);
     ck_assert_int_eq(rts_refresh_ensure(test_env_ctx(env), &s, &out, &res), APR_SUCCESS);
@@ -408,11 +412,590 @@ START_TEST(test_refresh_at_expiry_sources)
                                                 (const unsigned char *)"{\"exp\":1700000900}", 18);
     const char *jwt = apr_pstrcat(rts_test_pool, "eyJhbGciOiJSUzI1NiJ9.", jwt_payload, ".c2ln", NULL);
 
-    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", 120, now),
+    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", 120, 1, now),
                      now + apr_time_from_sec(120));
-    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, jwt, -1, now),
+    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, jwt, -1, 1, now),
                      apr_time_from_sec(1700000900));
-    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", -1, now), 0);
+    /* unknown lifetime: a default one when a refresh token can renew it, else never */
+    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", -1, 1, now),
+                     now + apr_time_from_sec(RTS_REFRESH_DEFAULT_LIFETIME));
+    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", -1, 0, now), 0);
+    /* expires_in 0 or 1 would mean a token call per request */
+    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", 0, 1, now),
+                     now + apr_time_from_sec(RTS_REFRESH_MIN_LIFETIME));
+}
+END_TEST
+
+
+/* ---- refresh outcomes (issue 11 items 1-4): one helper per simulated request ---- */
+
+static rts_refresh_outcome_t request(rts_session_t **ps, rts_result_t *res)
+{
+    rts_refresh_outcome_t out;
+
+    rts_result_reset(res);
+    *ps = current(*ps);
+    ck_assert_int_eq(rts_refresh_ensure(test_env_ctx(env), ps, &out, res), APR_SUCCESS);
+    return out;
+}
+
+static int session_gone(const rts_session_t *s)
+{
+    rts_session_t *gone;
+
+    return rts_session_load(test_env_ctx(env), s->id, &gone) == APR_ENOENT;
+}
+
+/* The session as after one successful rotation (an invalid_grant now is the reuse signal). */
+static rts_session_t *rotated_session(apr_interval_time_t at_in)
+{
+    rts_session_t *s = stored_session(at_in);
+
+    s->gen = 2;
+    ck_assert_int_eq(rts_session_cas(test_env_ctx(env), s), APR_SUCCESS);
+    return current(s);
+}
+
+/* Item 1: refusals that do not look like invalid_grant end the session at the first answer. */
+START_TEST(test_refresh_refusals_end_session)
+{
+    static const struct { int status; const char *body; const char *ctype; } cases[] = {
+        {400, "", NULL},                                        /* 400, empty body */
+        {400, "{\"error\":\"invalid_request\"}", "application/json"},
+        {400, "{\"error\":\"unsupported_grant_type\"}", "application/json"},
+        {400, "Bad Request", "text/plain"},
+        {403, "<html><body>Forbidden</body></html>", "text/html"},
+        {403, "", NULL},
+        {403, "{\"error\":\"access_denied\"}", "application/json"},
+    };
+    unsigned i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rts_session_t *s = stored_session(apr_time_from_sec(30));
+        unsigned before = token_calls();
+        rts_result_t res;
+
+        if (cases[i].ctype) {
+            fake_http_push(env->fh, cases[i].status, cases[i].body, "Content-Type",
+                           cases[i].ctype, NULL);
+        }
+        else {
+            fake_http_push(env->fh, cases[i].status, cases[i].body, NULL);
+        }
+        ck_assert_msg(request(&s, &res) == RTS_REFRESH_ENDED, "case %u", i);
+        ck_assert_msg(session_gone(s), "case %u: session kept", i);
+        ck_assert_uint_eq(token_calls(), before + 1);
+    }
+}
+END_TEST
+
+/* Item 1: the client's own authentication refused: configuration, not the user's fault. The
+ * session stays, and the next request within the backoff makes no token call. */
+START_TEST(test_refresh_client_auth_failure_keeps_session)
+{
+    static const struct { int status; const char *body; } cases[] = {
+        {401, ""},
+        {401, "{\"error\":\"invalid_client\"}"},
+        {400, "{\"error\":\"invalid_client\"}"},
+        {403, "{\"error\":\"unauthorized_client\"}"},
+        {400, "{\"error\":\"unauthorized_client\"}"},
+        {500, "{\"error\":\"invalid_client\"}"},
+    };
+    unsigned i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        rts_session_t *s = stored_session(apr_time_from_sec(30));
+        unsigned before = token_calls();
+        rts_result_t res;
+
+        fake_http_push(env->fh, cases[i].status, cases[i].body, NULL);
+        ck_assert_msg(request(&s, &res) == RTS_REFRESH_DEFERRED, "case %u", i);
+        ck_assert_msg(!session_gone(s), "case %u: session ended", i);
+        ck_assert_str_eq(current(s)->refresh_token, "RT1");
+        ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DEFERRED);
+        ck_assert_msg(token_calls() == before + 1, "case %u: %u calls", i,
+                      token_calls() - before);
+    }
+}
+END_TEST
+
+/* Item 1: during an outage, an expired session gets 503 + Retry-After between attempts, and
+ * at most one token call per backoff step, whatever the number of requests. */
+START_TEST(test_refresh_backoff_one_call_per_step)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+    int i;
+    /* a connection refused is never sent: the backoff grows 1, 2, 4, 8, 16, 30, 30 s */
+    static const int waits[] = {1, 2, 4, 8, 16, 30, 30};
+
+    for (i = 0; i < 7; i++) {
+        fake_http_push_error(env->fh, APR_ECONNREFUSED);
+    }
+    for (i = 0; i < 7; i++) {
+        unsigned before = token_calls();
+        int r;
+        ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+        ck_assert_uint_eq(token_calls(), before + 1);
+        ck_assert_int_eq(res.http_status, 503);
+        ck_assert_int_eq(res.retry_after, waits[i]);
+        /* ten more requests spread over the step: no token call, the remaining wait */
+        for (r = 0; r < 10; r++) {
+            env->now += apr_time_from_sec(waits[i]) / 11;
+            ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+            ck_assert_int_ge(res.retry_after, 1);
+            ck_assert_int_le(res.retry_after, waits[i]);
+        }
+        ck_assert_uint_eq(token_calls(), before + 1);
+        env->now += apr_time_from_sec(waits[i]) - 10 * (apr_time_from_sec(waits[i]) / 11);
+    }
+    ck_assert_uint_eq(fake_http_pending(env->fh), 0);
+    ck_assert(!session_gone(s));
+}
+END_TEST
+
+/* Item 1: the backoff lives in the record: a request on another host (another context) honours
+ * it; a request with a still-valid access token goes on without a call. */
+START_TEST(test_refresh_backoff_shared_and_valid_token_goes_on)
+{
+    rts_session_t *s = stored_session(apr_time_from_sec(30));
+    rts_session_t *other;
+    rts_refresh_outcome_t out;
+    rts_result_t res;
+
+    fake_http_push_error(env->fh, APR_ECONNREFUSED);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DEFERRED);
+    ck_assert_int_eq(token_calls(), 1);
+    /* "another host": its own context and its own read of the record */
+    ck_assert_int_eq(rts_session_load(test_env_ctx(env), s->id, &other), APR_SUCCESS);
+    ck_assert_int_eq(rts_refresh_ensure(test_env_ctx(env), &other, &out, &res), APR_SUCCESS);
+    ck_assert_int_eq(out, RTS_REFRESH_DEFERRED);
+    ck_assert_str_eq(other->access_token, "AT1");
+    ck_assert_int_eq(token_calls(), 1);
+    /* after the step, the next request refreshes */
+    env->now += RTS_REFRESH_BACKOFF_FIRST;
+    fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_eq(token_calls(), 2);
+    ck_assert_int_eq(current(s)->retry_at, 0);
+    ck_assert_int_eq(current(s)->retry_step, 0);
+}
+END_TEST
+
+/* Item 1: a 429's Retry-After is honoured (within the 30 s bound). */
+START_TEST(test_refresh_retry_after_honoured)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+
+    fake_http_push(env->fh, 429, "slow down", "Retry-After", "7", NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(res.retry_after, 7);
+    env->now += apr_time_from_sec(6);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(res.retry_after, 1);
+    ck_assert_int_eq(token_calls(), 1);
+    env->now += apr_time_from_sec(1);
+    fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_eq(token_calls(), 2);
+
+    /* an hour asked for: 30 s at most */
+    s = stored_session(-apr_time_from_sec(1));
+    fake_http_push(env->fh, 503, "", "Retry-After", "3600", NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(res.retry_after, 30);
+}
+END_TEST
+
+/* Item 2: an answer lost after sending; the one further attempt is refused with invalid_grant:
+ * the provider had rotated. The session ends, and it is not counted as reuse. */
+START_TEST(test_refresh_lost_answer_then_refused_is_not_theft)
+{
+    rts_session_t *s = rotated_session(apr_time_from_sec(30));
+    rts_ctx_t *ctx;
+    rts_metrics_t *metrics = apr_pcalloc(env->pool, sizeof(*metrics));
+    rts_refresh_outcome_t out;
+    rts_result_t res;
+
+    fake_http_push_error(env->fh, RTS_EUPSTREAM);           /* reset after sending */
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DEFERRED);
+    ck_assert_int_eq(current(s)->rt_lost, 1);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DEFERRED);    /* within the backoff */
+    ck_assert_int_eq(token_calls(), 1);
+    env->now += RTS_REFRESH_BACKOFF_FIRST;
+    fake_http_push(env->fh, 400, "{\"error\":\"invalid_grant\"}", NULL);
+    s = current(s);
+    ctx = test_env_ctx(env);
+    ctx->metrics = metrics;
+    ck_assert_int_eq(rts_refresh_ensure(ctx, &s, &out, &res), APR_SUCCESS);
+    ck_assert_int_eq(out, RTS_REFRESH_ENDED);
+    ck_assert(session_gone(s));
+    ck_assert_int_eq(token_calls(), 2);
+    ck_assert_uint_eq(rts_metrics_get(metrics, RTS_M_SESSIONS_ENDED_REUSE), 0);
+    ck_assert_uint_eq(rts_metrics_get(metrics, RTS_M_SESSIONS_ENDED_LOST_REFRESH), 1);
+}
+END_TEST
+
+/* Item 2: a provider with a reuse grace interval accepts the one further attempt. */
+START_TEST(test_refresh_lost_answer_then_accepted)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+
+    fake_http_push(env->fh, 502, "<html>Bad Gateway</html>", NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    env->now += RTS_REFRESH_BACKOFF_FIRST;
+    fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_str_eq(current(s)->refresh_token, "RT2");
+    ck_assert_int_eq(current(s)->rt_lost, 0);
+    ck_assert_int_eq(token_calls(), 2);
+}
+END_TEST
+
+/* Item 1/2: an outage that loses answer after answer (5xx, timeouts) keeps the session: one
+ * presentation per backoff step, and it refreshes when the provider is back. */
+START_TEST(test_refresh_lost_answers_keep_session_with_backoff)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+    int r;
+
+    fake_http_push_error(env->fh, APR_TIMEUP);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(res.retry_after, 1);
+    env->now += apr_time_from_sec(1);
+    fake_http_push(env->fh, 503, "down", NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(res.retry_after, 2);
+    for (r = 0; r < 10; r++) {                           /* 10 requests within the step */
+        env->now += apr_time_from_msec(150);
+        ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    }
+    ck_assert_int_eq(token_calls(), 2);
+    env->now += apr_time_from_msec(500);
+    fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_eq(token_calls(), 3);
+    ck_assert_int_eq(current(s)->rt_lost, 0);
+    ck_assert_int_eq(current(s)->retry_step, 0);
+}
+END_TEST
+
+/* Item 2: "never sent" does not count as a presentation: after two refused connections and
+ * one lost answer, the one further attempt is still made. */
+START_TEST(test_refresh_never_sent_is_not_a_presentation)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+
+    fake_http_push_error(env->fh, APR_ECONNREFUSED);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    env->now += apr_time_from_sec(1);
+    fake_http_push_error(env->fh, APR_ECONNREFUSED);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    env->now += apr_time_from_sec(2);
+    fake_http_push_error(env->fh, APR_TIMEUP);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    env->now += apr_time_from_sec(4);
+    fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_eq(token_calls(), 4);
+}
+END_TEST
+
+/* Item 2: a 200 whose optional members are malformed but whose new refresh token is fine:
+ * the old token is spent, so the new one is kept (g+1) and presented next time. */
+START_TEST(test_refresh_salvages_new_refresh_token)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+    const rts_http_request_t *req;
+
+    fake_http_push(env->fh, 200, "{\"access_token\":\"AT2\",\"token_type\":\"Bearer\","
+                   "\"expires_in\":\"300\",\"refresh_token\":\"RT2\",\"id_token\":17}", NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(current(s)->gen, 2);
+    ck_assert_str_eq(current(s)->refresh_token, "RT2");
+    ck_assert_str_eq(current(s)->access_token, "AT1");
+    ck_assert_ptr_null(current(s)->lock_owner);
+    env->now += RTS_REFRESH_BACKOFF_FIRST;
+    fake_http_push(env->fh, 200, TOKEN_OK("AT3", "RT3"), NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    req = fake_http_last(env->fh);
+    ck_assert_ptr_nonnull(strstr(req->body, "refresh_token=RT2"));
+    ck_assert_str_eq(current(s)->refresh_token, "RT3");
+    ck_assert_int_eq(current(s)->gen, 3);
+}
+END_TEST
+
+/* Item 3: slow discovery is fetched before the intent is taken, so the intent outlives the
+ * token call: at the call, the intent still has at least the call's timeout ahead. */
+static void check_intent_covers_call(fake_http_t *fh, const rts_http_request_t *req, void *baton)
+{
+    rts_session_t *cur;
+
+    (void)fh;
+    if (!strstr(req->url, "/token")) {
+        return;
+    }
+    ck_assert_int_eq(rts_session_load(test_env_ctx(env), ((rts_session_t *)baton)->id, &cur),
+                     APR_SUCCESS);
+    ck_assert_ptr_nonnull(cur->lock_owner);
+    ck_assert_msg(cur->lock_until - env->now >= req->timeout + RTS_REFRESH_WRITE_MARGIN,
+                  "intent ends %" APR_TIME_T_FMT " ms after the call starts, timeout %"
+                  APR_TIME_T_FMT " ms", apr_time_as_msec(cur->lock_until - env->now),
+                  apr_time_as_msec(req->timeout));
+}
+
+START_TEST(test_refresh_slow_discovery_before_intent)
+{
+    rts_session_t *s;
+    rts_result_t res;
+
+    /* the environment queued discovery; make it take 4 s of a 5 s HTTP timeout */
+    fake_http_delay_last(env->fh, apr_time_from_sec(4));
+    s = stored_session(-apr_time_from_sec(1));
+    fake_http_set_hook(env->fh, check_intent_covers_call, s);
+    fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_eq(token_calls(), 1);
+}
+END_TEST
+
+/* Item 3: a slow token endpoint: the call is bounded by the intent (minus the write margin),
+ * so nobody can take the intent over while the call is in flight. */
+START_TEST(test_refresh_token_call_bounded_by_intent)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    const rts_http_request_t *req;
+    rts_result_t res;
+
+    env->cfg->lock_ttl = apr_time_from_sec(4);              /* shorter than the HTTP timeout */
+    fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
+    fake_http_delay_last(env->fh, apr_time_from_sec(60));   /* never answers in time */
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    req = fake_http_last(env->fh);
+    ck_assert_int_le(req->timeout, apr_time_from_sec(4) - RTS_REFRESH_WRITE_MARGIN);
+    ck_assert_int_lt(env->now - TEST_T0, apr_time_from_sec(4));   /* done inside the intent */
+    ck_assert_ptr_null(current(s)->lock_owner);
+    ck_assert_int_eq(current(s)->rt_lost, 1);               /* sent: outcome unknown */
+}
+END_TEST
+
+/* Item 3: when the store was slow and too little of the intent is left, no token call. */
+static void slow_cas(fake_store_t *fs, fake_store_op_t op, const char *key, void *baton)
+{
+    (void)key;
+    (void)baton;
+    if (op == FAKE_STORE_OP_CAS) {
+        fake_store_set_hook(fs, NULL, NULL);
+        env->now += env->cfg->lock_ttl - apr_time_from_msec(500);
+    }
+}
+
+START_TEST(test_refresh_no_call_when_intent_nearly_spent)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+
+    s = current(s);
+    fake_store_set_hook(env->fs, slow_cas, NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(token_calls(), 0);
+    ck_assert_ptr_null(current(s)->lock_owner);
+    ck_assert_int_eq(current(s)->rt_lost, 0);
+}
+END_TEST
+
+/* Item 3: a reader whose clock runs ahead of the holder's (the intent looks expired by 3 s)
+ * does not take over before the clock slack has passed too. */
+static apr_time_t token_call_at;
+
+static void note_token_call(fake_http_t *fh, const rts_http_request_t *req, void *baton)
+{
+    (void)fh;
+    (void)baton;
+    if (strstr(req->url, "/token")) {
+        token_call_at = env->now;
+    }
+}
+
+START_TEST(test_refresh_clock_ahead_does_not_take_over_early)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_session_t *held = current(s);
+    rts_result_t res;
+    apr_time_t until = env->now - apr_time_from_sec(3);
+
+    held->lock_owner = "holder-on-a-slow-clock";
+    held->lock_until = until;
+    ck_assert_int_eq(rts_session_cas(test_env_ctx(env), held), APR_SUCCESS);
+    token_call_at = 0;
+    fake_http_set_hook(env->fh, note_token_call, NULL);
+    fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_ge(token_call_at, until + RTS_REFRESH_CLOCK_SLACK);
+}
+END_TEST
+
+/* Item 4: a 10 s access token (shorter than the 60 s window) is refreshed at about half its
+ * life, not at every request. */
+START_TEST(test_refresh_short_lifetime_refreshed_at_half)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+    int i;
+
+    fake_http_push(env->fh, 200, "{\"access_token\":\"AT2\",\"token_type\":\"Bearer\","
+                   "\"expires_in\":10,\"refresh_token\":\"RT2\"}", NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    for (i = 0; i < 4; i++) {                            /* +1 .. +4 s: nothing due */
+        env->now += apr_time_from_sec(1);
+        ck_assert_int_eq(request(&s, &res), RTS_REFRESH_NOT_DUE);
+    }
+    ck_assert_int_eq(token_calls(), 1);
+    env->now += apr_time_from_sec(1);                    /* +5 s: half the lifetime */
+    fake_http_push(env->fh, 200, "{\"access_token\":\"AT3\",\"token_type\":\"Bearer\","
+                   "\"expires_in\":10,\"refresh_token\":\"RT3\"}", NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_eq(token_calls(), 2);
+}
+END_TEST
+
+/* Item 4: an opaque access token without expires_in is refreshed after the default lifetime
+ * instead of never. */
+START_TEST(test_refresh_opaque_without_expires_in)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+
+    fake_http_push(env->fh, 200, "{\"access_token\":\"opaque2\",\"token_type\":\"Bearer\","
+                   "\"refresh_token\":\"RT2\"}", NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_eq(current(s)->at_expires,
+                     env->now + apr_time_from_sec(RTS_REFRESH_DEFAULT_LIFETIME));
+    env->now += apr_time_from_sec(RTS_REFRESH_DEFAULT_LIFETIME);
+    fake_http_push(env->fh, 200, TOKEN_OK("AT3", "RT3"), NULL);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_eq(token_calls(), 2);
+}
+END_TEST
+
+/* Item 3: the new ID token of a refresh, whose key needs a JWKS fetch, is validated after g+1
+ * is written and the intent released (no network call but the token request under the
+ * intent); until it is validated, g+1 carries the previous ID token. */
+static const char *refresh_id_token(const test_key_t *k, const char *sub)
+{
+    long now = (long)apr_time_sec(env->now);
+
+    return test_jws_sign(rts_test_pool, k, NULL, apr_psprintf(rts_test_pool,
+        "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"sub\":\"%s\","
+        "\"iat\":%ld,\"exp\":%ld}", sub, now, now + 300));
+}
+
+static int jwks_checked;
+
+static void check_written_before_jwks(fake_http_t *fh, const rts_http_request_t *req,
+                                      void *baton)
+{
+    rts_session_t *cur;
+
+    (void)fh;
+    if (!strstr(req->url, "/jwks")) {
+        return;
+    }
+    ck_assert_int_eq(rts_session_load(test_env_ctx(env), ((rts_session_t *)baton)->id, &cur),
+                     APR_SUCCESS);
+    ck_assert_int_eq(cur->gen, 2);
+    ck_assert_str_eq(cur->refresh_token, "RT2");
+    ck_assert_ptr_null(cur->lock_owner);
+    ck_assert_ptr_null(cur->id_token);                   /* not yet the unvalidated one */
+    jwks_checked = 1;
+}
+
+static void push_refresh_with_id_token(const char *sub)
+{
+    const test_key_t *keys[1];
+
+    keys[0] = test_key_generate(rts_test_pool, "RS256", "k-new");
+    fake_http_push(env->fh, 200, apr_psprintf(rts_test_pool,
+                   "{\"access_token\":\"AT2\",\"token_type\":\"Bearer\",\"expires_in\":300,"
+                   "\"refresh_token\":\"RT2\",\"id_token\":\"%s\"}",
+                   refresh_id_token(keys[0], sub)), NULL);
+    fake_http_push(env->fh, 200, test_jwks_json(rts_test_pool, keys, 1), NULL);
+}
+
+START_TEST(test_refresh_id_token_validated_after_write)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+
+    jwks_checked = 0;
+    push_refresh_with_id_token("alice");
+    fake_http_set_hook(env->fh, check_written_before_jwks, s);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
+    ck_assert_int_eq(jwks_checked, 1);
+    ck_assert_ptr_nonnull(current(s)->id_token);          /* adopted once validated */
+    ck_assert_ptr_nonnull(s->id_token);
+    ck_assert_int_eq(current(s)->gen, 2);
+}
+END_TEST
+
+START_TEST(test_refresh_bad_id_token_after_write_ends_session)
+{
+    rts_session_t *s = stored_session(-apr_time_from_sec(1));
+    rts_result_t res;
+
+    jwks_checked = 0;
+    push_refresh_with_id_token("mallory");               /* another user: refused */
+    fake_http_set_hook(env->fh, check_written_before_jwks, s);
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_ENDED);
+    ck_assert_int_eq(jwks_checked, 1);
+    ck_assert(session_gone(s));
+}
+END_TEST
+
+/* Item 3 with the provider cache that fails fast while a fetch is in flight or after a failed
+ * one: a request whose token has expired does not answer 503 at once; it waits a little, as
+ * for an intent, and follows the generation another host wrote meanwhile. */
+START_TEST(test_refresh_metadata_unavailable_waits_and_follows)
+{
+    rts_session_t *s;
+    rts_result_t res;
+
+    env = test_env_create(rts_test_pool);                      /* no discovery queued ... */
+    fake_http_push(env->fh, 500, "discovery down", NULL);      /* ... the fetch fails */
+    s = stored_session(-apr_time_from_sec(1));
+    env->on_sleep = test_env_next_gen_at_third_sleep;          /* another host refreshes */
+    env->on_sleep_baton = s;
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_FOLLOWED);
+    ck_assert_str_eq(s->access_token, "AT2");
+    ck_assert_int_eq(token_calls(), 0);
+    ck_assert_uint_eq(env->sleeps, 3);
+}
+END_TEST
+
+/* ... and gives up after RTS_REFRESH_META_WAIT with a 503, without a token call. */
+START_TEST(test_refresh_metadata_unavailable_gives_up)
+{
+    rts_session_t *s;
+    rts_result_t res;
+
+    env = test_env_create(rts_test_pool);
+    fake_http_push(env->fh, 500, "discovery down", NULL);
+    s = stored_session(-apr_time_from_sec(1));
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
+    ck_assert_int_eq(res.http_status, 503);
+    ck_assert_int_eq(token_calls(), 0);
+    ck_assert_int_ge(env->now - TEST_T0, RTS_REFRESH_META_WAIT);
+    ck_assert_int_le(env->now - TEST_T0, RTS_REFRESH_META_WAIT + 2 * RTS_REFRESH_POLL);
+    /* a valid token never waits for it */
+    s = stored_session(apr_time_from_sec(30));
+    env->sleeps = 0;
+    ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DEFERRED);
+    ck_assert_uint_eq(env->sleeps, 0);
 }
 END_TEST
 
@@ -436,6 +1019,26 @@ Suite *rts_suite_refresh(void)
     tcase_add_test(tc, test_refresh_store_down_while_taking_intent);
     tcase_add_test(tc, test_refresh_storm_one_token_call);
     tcase_add_test(tc, test_refresh_at_expiry_sources);
+    tcase_add_test(tc, test_refresh_refusals_end_session);
+    tcase_add_test(tc, test_refresh_client_auth_failure_keeps_session);
+    tcase_add_test(tc, test_refresh_backoff_one_call_per_step);
+    tcase_add_test(tc, test_refresh_backoff_shared_and_valid_token_goes_on);
+    tcase_add_test(tc, test_refresh_retry_after_honoured);
+    tcase_add_test(tc, test_refresh_lost_answer_then_refused_is_not_theft);
+    tcase_add_test(tc, test_refresh_lost_answer_then_accepted);
+    tcase_add_test(tc, test_refresh_lost_answers_keep_session_with_backoff);
+    tcase_add_test(tc, test_refresh_never_sent_is_not_a_presentation);
+    tcase_add_test(tc, test_refresh_salvages_new_refresh_token);
+    tcase_add_test(tc, test_refresh_slow_discovery_before_intent);
+    tcase_add_test(tc, test_refresh_token_call_bounded_by_intent);
+    tcase_add_test(tc, test_refresh_no_call_when_intent_nearly_spent);
+    tcase_add_test(tc, test_refresh_clock_ahead_does_not_take_over_early);
+    tcase_add_test(tc, test_refresh_short_lifetime_refreshed_at_half);
+    tcase_add_test(tc, test_refresh_opaque_without_expires_in);
+    tcase_add_test(tc, test_refresh_id_token_validated_after_write);
+    tcase_add_test(tc, test_refresh_bad_id_token_after_write_ends_session);
+    tcase_add_test(tc, test_refresh_metadata_unavailable_waits_and_follows);
+    tcase_add_test(tc, test_refresh_metadata_unavailable_gives_up);
     tcase_add_test(tc, test_refresh_intent_cas_answer_lost);
     tcase_add_test(tc, test_refresh_generation_cas_answer_lost);
     suite_add_tcase(s, tc);

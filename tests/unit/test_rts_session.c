@@ -454,6 +454,53 @@ START_TEST(test_claims_memo_under_threads)
 END_TEST
 #endif
 
+/* Format 3 carries the refresh-outcome state; format 2 records (no tail) are still read, with
+ * that state unset, so an upgrade keeps every session. */
+START_TEST(test_codec_format3_tail_and_format2_read)
+{
+    rts_session_t *s = sample(), *d;
+    const unsigned char *buf;
+    unsigned char *old, *bad;
+    apr_size_t len;
+
+    s->at_issued = TEST_T0 - apr_time_from_sec(10);
+    s->retry_at = TEST_T0 + apr_time_from_sec(4);
+    s->retry_step = 3;
+    s->rt_lost = 1;
+    ck_assert_int_eq(rts_session_encode(rts_test_pool, s, &buf, &len), APR_SUCCESS);
+    ck_assert_int_eq(buf[0], 3);
+    d = decoded(buf, len, APR_SUCCESS);
+    ck_assert_int_eq(d->at_issued, s->at_issued);
+    ck_assert_int_eq(d->retry_at, s->retry_at);
+    ck_assert_int_eq(d->retry_step, 3);
+    ck_assert_int_eq(d->rt_lost, 1);
+    /* the same record as the previous release wrote it */
+    old = apr_pmemdup(rts_test_pool, buf, len - 18);
+    old[0] = 2;
+    d = decoded(old, len - 18, APR_SUCCESS);
+    ck_assert_str_eq(d->refresh_token, "RT-secret-value");
+    ck_assert_int_eq(d->at_issued, 0);
+    ck_assert_int_eq(d->retry_at, 0);
+    ck_assert_int_eq(d->retry_step, 0);
+    ck_assert_int_eq(d->rt_lost, 0);
+    /* format 2 with a tail, format 3 without: refused */
+    bad = apr_pmemdup(rts_test_pool, buf, len);
+    bad[0] = 2;
+    decoded(bad, len, RTS_EBADTOKEN);
+    old[0] = 3;
+    decoded(old, len - 18, RTS_EBADTOKEN);
+    /* out-of-range step or count: refused */
+    bad = apr_pmemdup(rts_test_pool, buf, len);
+    bad[len - 1] = 4;
+    decoded(bad, len, RTS_EBADTOKEN);
+    bad = apr_pmemdup(rts_test_pool, buf, len);
+    bad[len - 2] = RTS_SESSION_CODEC_MAX_STEP + 1;
+    decoded(bad, len, RTS_EBADTOKEN);
+    s->rt_lost = 4;
+    ck_assert_int_eq(rts_session_encode(rts_test_pool, s, &buf, &len), APR_EINVAL);
+}
+END_TEST
+
 Suite *rts_suite_session(void)
 {
     Suite *s = suite_create("session");
@@ -461,6 +508,7 @@ Suite *rts_suite_session(void)
 
     tcase_add_checked_fixture(tc, setup, rts_test_teardown);
     tcase_add_test(tc, test_session_id_is_random_and_well_formed);
+    tcase_add_test(tc, test_codec_format3_tail_and_format2_read);
     tcase_add_test(tc, test_session_round_trip_through_store);
     tcase_add_test(tc, test_session_store_holds_no_secret_in_clear);
     tcase_add_test(tc, test_session_tampered_record_does_not_open);

@@ -528,6 +528,47 @@ START_TEST(test_store_mc_breaker_fails_fast_until_probe)
 }
 END_TEST
 
+/* A server failing for longer than the dead-after grace: reads of its keys say its records
+ * are lost (RTS_ESTOREGONE, so their users log in again elsewhere); writes still say down (a
+ * logout must not pretend to have deleted anything); the answer comes back once it does. */
+START_TEST(test_store_mc_dead_after_grace_reads_gone)
+{
+    fake_mcserver_t *srv = fake_mcserver_start(NULL);
+    rts_store_t *s = fake_server_store(srv, NULL, 2, 200);
+
+    rts_store_memcached_set_dead_after(s, apr_time_from_msec(300));
+    fake_mcserver_hang(srv, 1);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL), APR_TIMEUP);
+    /* within the grace: down (503), not gone */
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL), RTS_ESTOREDOWN);
+    apr_sleep(apr_time_from_msec(350));
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL), RTS_ESTOREGONE);
+    ck_assert_int_eq(s->del(s, NULL, "k"), RTS_ESTOREDOWN);
+    ck_assert_int_eq(s->set(s, NULL, "k", "v", 1, 10), RTS_ESTOREDOWN);
+    /* back: the due probe is answered and the key reads normally again */
+    fake_mcserver_hang(srv, 0);
+    apr_sleep(apr_time_from_msec(1050));
+    ck_assert(rts_store_usable(s, "k2"));
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL), APR_ENOENT);
+    fake_mcserver_stop(srv);
+}
+END_TEST
+
+/* With the grace switched off (RTSessionMemcachedDeadAfter never), a failing server stays down. */
+START_TEST(test_store_mc_dead_after_never)
+{
+    fake_mcserver_t *srv = fake_mcserver_start(NULL);
+    rts_store_t *s = fake_server_store(srv, NULL, 2, 200);
+
+    rts_store_memcached_set_dead_after(s, 0);
+    fake_mcserver_hang(srv, 1);
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL), APR_TIMEUP);
+    apr_sleep(apr_time_from_msec(400));
+    ck_assert_int_eq(s->get(s, rts_test_pool, NULL, "k", NULL, NULL, NULL), RTS_ESTOREDOWN);
+    fake_mcserver_stop(srv);
+}
+END_TEST
+
 /* Two servers, one hung: only the keys on the hung one fail, one timeout in all, and
  * usable() names exactly those keys (the breaker's server is the one libmemcached uses). */
 START_TEST(test_store_mc_breaker_only_that_server)
@@ -966,6 +1007,8 @@ Suite *rts_suite_store(void)
     tcase_add_test(tc, test_store_mc_blackhole);
     tcase_add_test(tc, test_store_mc_breaker_fails_fast_until_probe);
     tcase_add_test(tc, test_store_mc_breaker_only_that_server);
+    tcase_add_test(tc, test_store_mc_dead_after_grace_reads_gone);
+    tcase_add_test(tc, test_store_mc_dead_after_never);
     tcase_add_test(tc, test_store_mc_write_outcome_unknown);
     tcase_add_test(tc, test_store_mc_cas_timeout_unknown);
     suite_add_tcase(s, tc);

@@ -180,7 +180,7 @@ START_TEST(test_token_refresh_basic)
 
     fake_http_push(env->fh, 200, TOK_OK_BODY, "Content-Type", "application/json", NULL);
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      APR_SUCCESS);
     form = tok_check_request(env);
     ck_assert_str_eq(apr_table_get(fake_http_last(env->fh)->headers, "Authorization"), TOK_BASIC);
@@ -203,7 +203,7 @@ START_TEST(test_token_refresh_post)
 
     fake_http_push(env->fh, 200, TOK_OK_BODY, "Content-Type", "application/json", NULL);
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      APR_SUCCESS);
     form = tok_check_request(env);
     ck_assert_ptr_null(apr_table_get(fake_http_last(env->fh)->headers, "Authorization"));
@@ -226,7 +226,7 @@ START_TEST(test_token_refresh_invalid_grant)
     fake_http_push(env->fh, 400, "{\"error\":\"invalid_grant\",\"error_description\":\"grant revoked\"}",
                    "Content-Type", "application/json", NULL);
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      RTS_EINVALIDGRANT);
     ck_assert_ptr_null(t);
     ck_assert_int_eq(res.status, RTS_EINVALIDGRANT);
@@ -279,7 +279,7 @@ START_TEST(test_token_response_too_large)
     big[12346] = '\0';
     fake_http_push(env->fh, 200, big, NULL);
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      RTS_EUPSTREAM);
     ck_assert_ptr_null(t);
     ck_assert_int_eq(res.http_status, 502);
@@ -288,7 +288,7 @@ START_TEST(test_token_response_too_large)
     big[12345] = '\0';
     fake_http_push(env->fh, 200, big, NULL);
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      APR_SUCCESS);
     ck_assert_str_eq(t->access_token, "2YotnFZFEjr1zCsicMWpAA");
 }
@@ -302,17 +302,17 @@ START_TEST(test_token_not_configured)
 
     env->cfg.client_secret = NULL;
     rts_result_reset(&res);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, &t, &res),
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, NULL, &res),
                      RTS_ECONFIG);
     env->cfg.client_secret = TOK_CLIENT_SECRET;
     env->cfg.client_id = NULL;
     ck_assert_int_eq(rts_token_exchange_code(&env->ctx, TOK_ENDPOINT, TOK_CODE, TOK_VERIFIER,
                                              TOK_REDIRECT, &t, &res), RTS_ECONFIG);
     env->cfg.client_id = TOK_CLIENT_ID;
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, NULL, TOK_REFRESH, &t, &res), RTS_ECONFIG);
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, NULL, TOK_REFRESH, 0, &t, NULL, &res), RTS_ECONFIG);
     ck_assert_int_eq(rts_token_exchange_code(&env->ctx, TOK_ENDPOINT, TOK_CODE, NULL,
                                              TOK_REDIRECT, &t, &res), APR_EINVAL);
-    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, "", &t, &res), APR_EINVAL);
+    ck_assert_int_eq(rts_token_refresh(&env->ctx, TOK_ENDPOINT, "", 0, &t, NULL, &res), APR_EINVAL);
     ck_assert_uint_eq(fake_http_count(env->fh), 0);
     ck_assert_ptr_null(t);
 }
@@ -561,6 +561,164 @@ START_TEST(test_token_parse_embedded_nul)
 }
 END_TEST
 
+/* ---- what an answer means for the grant (rts_token_classify through rts_token_refresh) ---- */
+
+typedef struct {
+    apr_status_t transport;   /* APR_SUCCESS: the answer below */
+    int status;
+    const char *body;
+    rts_token_kind_t kind;
+    const char *error;        /* expected answer.error, NULL for none */
+} tok_kind_case_t;
+
+static const tok_kind_case_t tok_kind_cases[] = {
+    {APR_SUCCESS, 200, TOK_OK_BODY, RTS_TOKEN_OK, NULL},
+    /* refused: this refresh token will never work */
+    {APR_SUCCESS, 400, "{\"error\":\"invalid_grant\"}", RTS_TOKEN_REFUSED, "invalid_grant"},
+    {APR_SUCCESS, 400, "{\"error\":\"invalid_request\"}", RTS_TOKEN_REFUSED, "invalid_request"},
+    {APR_SUCCESS, 400, "", RTS_TOKEN_REFUSED, NULL},
+    {APR_SUCCESS, 400, "<html>bad</html>", RTS_TOKEN_REFUSED, NULL},
+    {APR_SUCCESS, 400, "{\"error\":\"bad\\u0001code\"}", RTS_TOKEN_REFUSED, NULL},
+    {APR_SUCCESS, 403, "<html>Forbidden</html>", RTS_TOKEN_REFUSED, NULL},
+    {APR_SUCCESS, 403, "{\"error\":\"access_denied\"}", RTS_TOKEN_REFUSED, "access_denied"},
+    /* the client's own authentication: configuration */
+    {APR_SUCCESS, 401, "", RTS_TOKEN_CLIENT_AUTH, NULL},
+    {APR_SUCCESS, 401, "{\"error\":\"invalid_grant\"}", RTS_TOKEN_CLIENT_AUTH, "invalid_grant"},
+    {APR_SUCCESS, 400, "{\"error\":\"invalid_client\"}", RTS_TOKEN_CLIENT_AUTH, "invalid_client"},
+    {APR_SUCCESS, 403, "{\"error\":\"unauthorized_client\"}", RTS_TOKEN_CLIENT_AUTH,
+     "unauthorized_client"},
+    {APR_SUCCESS, 500, "{\"error\":\"invalid_client\"}", RTS_TOKEN_CLIENT_AUTH, "invalid_client"},
+    /* never sent: safe to retry */
+    {APR_ECONNREFUSED, 0, NULL, RTS_TOKEN_NOT_SENT, NULL},
+    /* sent, outcome unknown */
+    {APR_TIMEUP, 0, NULL, RTS_TOKEN_UNKNOWN, NULL},
+    {RTS_EUPSTREAM, 0, NULL, RTS_TOKEN_UNKNOWN, NULL},
+    {RTS_ETOOLARGE, 0, NULL, RTS_TOKEN_UNKNOWN, NULL},
+    {APR_SUCCESS, 500, "oops", RTS_TOKEN_UNKNOWN, NULL},
+    {APR_SUCCESS, 502, "<html>Bad Gateway</html>", RTS_TOKEN_UNKNOWN, NULL},
+    {APR_SUCCESS, 503, "{\"error\":\"invalid_grant\"}", RTS_TOKEN_UNKNOWN, "invalid_grant"},
+    {APR_SUCCESS, 429, "", RTS_TOKEN_UNKNOWN, NULL},
+    {APR_SUCCESS, 404, "", RTS_TOKEN_UNKNOWN, NULL},
+    {APR_SUCCESS, 201, TOK_OK_BODY, RTS_TOKEN_UNKNOWN, NULL},
+    {APR_SUCCESS, 200, "{\"access_token\":\"x\"}", RTS_TOKEN_UNKNOWN, NULL},
+    {APR_SUCCESS, 200, "not json", RTS_TOKEN_UNKNOWN, NULL},
+    {APR_SUCCESS, 400, "{\"error\":\"temporarily_unavailable\"}", RTS_TOKEN_UNKNOWN,
+     "temporarily_unavailable"},
+};
+
+START_TEST(test_token_answer_kinds)
+{
+    const tok_kind_case_t *c = &tok_kind_cases[_i];
+    tok_env_t *env = tok_env(RTS_AUTH_CLIENT_SECRET_BASIC);
+    rts_token_set_t *t = NULL;
+    rts_token_answer_t ans;
+    rts_result_t res;
+    apr_status_t rv;
+
+    if (c->transport != APR_SUCCESS) {
+        fake_http_push_error(env->fh, c->transport);
+    }
+    else {
+        fake_http_push(env->fh, c->status, c->body, NULL);
+    }
+    rts_result_reset(&res);
+    rv = rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, &ans, &res);
+    ck_assert_msg(ans.kind == c->kind, "case %d: kind %d, expected %d", _i, ans.kind, c->kind);
+    ck_assert_int_eq(ans.http_status, c->transport == APR_SUCCESS ? c->status : 0);
+    if (c->error) {
+        ck_assert_str_eq(ans.error, c->error);
+    }
+    else {
+        ck_assert_ptr_null(ans.error);
+    }
+    ck_assert_int_eq(rv == APR_SUCCESS, c->kind == RTS_TOKEN_OK);
+    ck_assert_int_eq(rv == RTS_ECONFIG, c->kind == RTS_TOKEN_CLIENT_AUTH);
+    ck_assert_int_eq(t != NULL, c->kind == RTS_TOKEN_OK);
+    /* a token request is never re-sent by the HTTP client */
+    ck_assert_int_eq(fake_http_last(env->fh)->once, 1);
+    ck_assert_uint_eq(fake_http_count(env->fh), 1);
+}
+END_TEST
+
+/* The client's credentials refused at login: RTS_ECONFIG and an error-level line naming the
+ * status, the error code and the directives to check. */
+START_TEST(test_token_client_auth_named_at_login)
+{
+    tok_env_t *env = tok_env(RTS_AUTH_CLIENT_SECRET_BASIC);
+    rts_token_set_t *t = NULL;
+    rts_result_t res;
+    const char *line;
+
+    fake_http_push(env->fh, 403, "{\"error\":\"unauthorized_client\"}", NULL);
+    rts_result_reset(&res);
+    ck_assert_int_eq(rts_token_exchange_code(&env->ctx, TOK_ENDPOINT, TOK_CODE, TOK_VERIFIER,
+                                             TOK_REDIRECT, &t, &res), RTS_ECONFIG);
+    ck_assert_str_eq(res.error, "client_auth_failed");
+    ck_assert_int_ge(env->lines->nelts, 1);
+    line = APR_ARRAY_IDX(env->lines, env->lines->nelts - 1, const char *);
+    ck_assert_ptr_nonnull(strstr(line, "RTS10406"));
+    ck_assert_ptr_nonnull(strstr(line, "HTTP 403"));
+    ck_assert_ptr_nonnull(strstr(line, "error=unauthorized_client"));
+    ck_assert_ptr_nonnull(strstr(line, "RTSessionClientID"));
+    ck_assert_ptr_nonnull(strstr(line, "RTSessionClientSecret"));
+    ck_assert_ptr_nonnull(strstr(line, "RTSessionTokenEndpointAuth"));
+    ck_assert_ptr_null(strstr(line, TOK_CLIENT_SECRET));
+    ck_assert_ptr_null(strstr(line, TOK_CODE));
+}
+END_TEST
+
+/* The caller's bound on the call (the intent's remaining time) shortens the timeout, never
+ * lengthens it; Retry-After is read as seconds or as an HTTP-date. */
+START_TEST(test_token_timeout_and_retry_after)
+{
+    tok_env_t *env = tok_env(RTS_AUTH_CLIENT_SECRET_BASIC);
+    rts_token_set_t *t = NULL;
+    rts_token_answer_t ans;
+    rts_result_t res;
+
+    env->cfg.http_timeout = apr_time_from_sec(10);
+    fake_http_push(env->fh, 429, "", "Retry-After", "12", NULL);
+    rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, apr_time_from_sec(3), &t, &ans, &res);
+    ck_assert_int_eq(fake_http_last(env->fh)->timeout, apr_time_from_sec(3));
+    ck_assert_int_le(fake_http_last(env->fh)->connect_timeout, apr_time_from_sec(3));
+    ck_assert_int_eq(ans.retry_after, apr_time_from_sec(12));
+    fake_http_push(env->fh, 503, "", "Retry-After", "Fri, 31 Dec 2100 23:59:59 GMT", NULL);
+    rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, apr_time_from_sec(30), &t, &ans,
+                      &res);
+    ck_assert_int_eq(fake_http_last(env->fh)->timeout, apr_time_from_sec(10));
+    ck_assert_int_eq(ans.retry_after, apr_time_from_sec(24 * 3600));   /* bounded */
+    fake_http_push(env->fh, 503, "", "Retry-After", "soon", NULL);
+    rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, &ans, &res);
+    ck_assert_int_eq(ans.retry_after, 0);
+}
+END_TEST
+
+/* A 200 refused for another member keeps a well-formed new refresh token; a malformed one
+ * is not kept. */
+START_TEST(test_token_salvage_refresh_token)
+{
+    tok_env_t *env = tok_env(RTS_AUTH_CLIENT_SECRET_BASIC);
+    rts_token_set_t *t = NULL;
+    rts_token_answer_t ans;
+    rts_result_t res;
+
+    fake_http_push(env->fh, 200, "{\"access_token\":\"A\",\"token_type\":\"mac\","
+                   "\"refresh_token\":\"RT2\"}", NULL);
+    rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, &ans, &res);
+    ck_assert_int_eq(ans.kind, RTS_TOKEN_UNKNOWN);
+    ck_assert_str_eq(ans.refresh_token, "RT2");
+    ck_assert_ptr_null(t);
+    fake_http_push(env->fh, 200, "{\"access_token\":\"A\",\"token_type\":\"Bearer\","
+                   "\"refresh_token\":\"R\\nT\"}", NULL);
+    rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, &ans, &res);
+    ck_assert_int_eq(ans.kind, RTS_TOKEN_UNKNOWN);
+    ck_assert_ptr_null(ans.refresh_token);
+    fake_http_push(env->fh, 500, "{\"refresh_token\":\"RT2\"}", NULL);
+    rts_token_refresh(&env->ctx, TOK_ENDPOINT, TOK_REFRESH, 0, &t, &ans, &res);
+    ck_assert_ptr_null(ans.refresh_token);             /* only from a 200 */
+}
+END_TEST
+
 Suite *rts_suite_token(void)
 {
     Suite *s = suite_create("token");
@@ -588,6 +746,11 @@ Suite *rts_suite_token(void)
     tcase_add_test(tc, test_token_parse_error_description);
     tcase_add_test(tc, test_token_parse_null_response);
     tcase_add_test(tc, test_token_parse_embedded_nul);
+    tcase_add_loop_test(tc, test_token_answer_kinds, 0,
+                        (int)(sizeof(tok_kind_cases) / sizeof(tok_kind_cases[0])));
+    tcase_add_test(tc, test_token_client_auth_named_at_login);
+    tcase_add_test(tc, test_token_timeout_and_retry_after);
+    tcase_add_test(tc, test_token_salvage_refresh_token);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -20,16 +20,25 @@ def _hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
 
 
 SEAL_INFO = b"rtsession session v2"
-FORMAT = 2
+COOKIE = "__Host-rtsession"
+
+
+def session_cookie(browser) -> str:
+    """The session cookie value a Browser holds for the test host."""
+    return browser.cookies.get(COOKIE, domain="127.0.0.1")
+
+FORMAT = 3           # format 2 (no tail) is still read by the module and by decode()
 # (field, key in the dict read() returns): the order of core/rts_session_codec.h
 TIMES = ("ae", "re", "c", "t", "lu")       # at_expires, rt_expires, created, seen, lock_until (ms)
 STRS = ("s", "i", "a", "r", "sid", "lo")   # sub, id_token, access_token, refresh_token, sid, lock_owner
 ABSENT = 0xFFFF
+# format 3 tail: at_issued, retry_at (ms), retry_step, rt_lost (answers lost for this RT)
+TAIL = ("ai", "ra", "rs", "rl")
 
 
 def decode(plain: bytes) -> dict:
     """The record plaintext as a dict with the keys above and "g"; unset fields are left out."""
-    assert plain[0] == FORMAT, f"record format {plain[0]}"
+    assert plain[0] in (2, FORMAT), f"record format {plain[0]}"
     gen, *times = struct.unpack_from(">Q5Q", plain, 1)
     rec = {"g": gen, **{k: v for k, v in zip(TIMES, times) if v}}
     off = 1 + 8 * 6
@@ -40,6 +49,9 @@ def decode(plain: bytes) -> dict:
             assert plain[off + n] == 0
             rec[k] = plain[off:off + n].decode()
             off += n + 1
+    if plain[0] == FORMAT:
+        rec.update({k: v for k, v in zip(TAIL, struct.unpack_from(">QQBB", plain, off)) if v})
+        off += 18
     assert off == len(plain), "trailing bytes"
     return rec
 
@@ -51,7 +63,7 @@ def encode(rec: dict) -> bytes:
         v = rec.get(k)
         out += struct.pack(">H", ABSENT) if v is None else \
             struct.pack(">H", len(v.encode())) + v.encode() + b"\0"
-    return out
+    return out + struct.pack(">QQBB", *(rec.get(k, 0) for k in TAIL))
 
 
 def seal_key(key_seal: bytes, bound: bytes, info: bytes) -> bytes:

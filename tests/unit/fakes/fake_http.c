@@ -12,6 +12,7 @@ typedef struct {
     apr_table_t *headers;
     const char *body;
     apr_size_t body_len;
+    apr_interval_time_t delay;
 } fake_answer_t;
 
 struct fake_http_t {
@@ -23,6 +24,7 @@ struct fake_http_t {
     unsigned unexpected;
     fake_http_hook_fn *hook;
     void *hook_baton;
+    apr_time_t *now;                /* moved by delayed answers, NULL: delays ignored */
 };
 
 static apr_status_t fake_perform(rts_http_t *http, apr_pool_t *p, const rts_http_request_t *req,
@@ -59,6 +61,13 @@ static apr_status_t fake_perform(rts_http_t *http, apr_pool_t *p, const rts_http
     }
     a = &APR_ARRAY_IDX(fh->answers, fh->next, fake_answer_t);
     fh->next++;
+    if (a->delay > 0 && fh->now != NULL) {
+        if (a->delay >= req->timeout) {
+            *fh->now += req->timeout;
+            return APR_TIMEUP;
+        }
+        *fh->now += a->delay;
+    }
     if (a->rv != APR_SUCCESS) {
         return a->rv;
     }
@@ -173,4 +182,16 @@ void fake_http_set_hook(fake_http_t *fh, fake_http_hook_fn *fn, void *baton)
 {
     fh->hook = fn;
     fh->hook_baton = baton;
+}
+
+void fake_http_use_clock(fake_http_t *fh, apr_time_t *now)
+{
+    fh->now = now;
+}
+
+void fake_http_delay_last(fake_http_t *fh, apr_interval_time_t delay)
+{
+    if (fh->answers->nelts > 0) {
+        APR_ARRAY_IDX(fh->answers, fh->answers->nelts - 1, fake_answer_t).delay = delay;
+    }
 }

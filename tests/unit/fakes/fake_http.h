@@ -44,4 +44,11 @@ unsigned fake_http_unexpected(const fake_http_t *fh);
 
 void fake_http_set_hook(fake_http_t *fh, fake_http_hook_fn *fn, void *baton);
 
+/* A slow provider. The clock the fake moves (the test's "now"): an answer with a delay
+ * advances *now by it, or, when the delay reaches the request's timeout, by the timeout, and
+ * then fails with APR_TIMEUP as a client that sent the request and gave up waiting would. */
+void fake_http_use_clock(fake_http_t *fh, apr_time_t *now);
+/* Gives the most recently queued answer (response or transport failure) a delay. */
+void fake_http_delay_last(fake_http_t *fh, apr_interval_time_t delay);
+
 #endif
