@@ -55,7 +55,7 @@ if [[ -e .git ]] && command -v git >/dev/null; then   # a checkout (.git: a dir,
     | while IFS= read -r -d '' f; do [[ -e $f ]] && printf '%s\0' "$f"; done \
     | tar --null -T - -cf - | tar -C "$out/src" -xf -
 else
-  tar --exclude=./build-deb --exclude=./build-san --exclude=./tests/gen --exclude=node_modules \
+  tar --exclude=./build-deb --exclude=./build --exclude=./build-san --exclude=./tests/gen --exclude=node_modules \
       -cf - . | tar -C "$out/src" -xf -
 fi
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 if [[ ${1:-} != stop ]]; then
   bash scripts/install-deps.sh
-  bash scripts/build.sh
+  bash scripts/build.sh      # out of tree, in build/
 fi
-export RTS_MODULE="${RTS_MODULE:-$PWD/mod_rtsession/.libs/mod_rtsession.so}"
+export RTS_MODULE="${RTS_MODULE:-$PWD/build/mod_rtsession/.libs/mod_rtsession.so}"
 exec /usr/bin/python3 tests/integration/rtstest/demo.py "${@:-start}"

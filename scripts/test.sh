@@ -6,15 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-bash scripts/build.sh
+bash scripts/build.sh          # out of tree, in build/
 
-echo "== unit tests (make check)"
-if ! make check; then
-  cat tests/test-suite.log 2>/dev/null || true
+echo "== unit tests (make check in build/)"
+if ! make -C build check; then
+  cat build/tests/test-suite.log 2>/dev/null || true
   exit 1
 fi
 
-export RTS_MODULE="$PWD/mod_rtsession/.libs/mod_rtsession.so"
+export RTS_MODULE="$PWD/build/mod_rtsession/.libs/mod_rtsession.so"
 PYTEST=(/usr/bin/python3 -m pytest -ra -p no:cacheprovider)
 
 run_pytest() {   # pytest's exit 5 (nothing collected) is a failure too
@@ -40,31 +40,29 @@ for mpm in worker prefork; do
   RTS_MPM=$mpm run_pytest -m mpm tests/integration || status=1
 done
 
-# ASan + UBSan: a second build in build-san/ (a copy of the sources without build products,
-# since configure refuses an out-of-tree build of a configured tree), loaded into Debian's
-# apache2 with libasan preloaded (httpd only: rtstest/httpd.py sets LD_PRELOAD from
-# RTS_HTTPD_PRELOAD). Leak detection is off: httpd frees pools wholesale at exit and LSan
-# reports those by the hundred. Any ASan/UBSan report in an error log fails the test that saw
-# it (conftest.py) and the run (the grep below). The fuzz corpora are replayed under it too.
+# ASan + UBSan: a second out-of-tree build of the same sources in build-san/ (configure
+# --enable-sanitizers), loaded into Debian's apache2 with libasan preloaded (httpd only:
+# rtstest/httpd.py sets LD_PRELOAD from RTS_HTTPD_PRELOAD). The libasan is the one of the
+# compiler that built the module, asked from it (any arch, any gcc version). Leak detection is
+# off: httpd frees pools wholesale at exit and LSan reports those by the hundred. Any ASan/UBSan
+# report in an error log fails the test that saw it (conftest.py) and the run (the grep below).
+# The fuzz corpora are replayed under it too.
 san_run() {
   # the gen dir outside the checkout: httpd's children (www-data) must reach it, and a checkout
   # may sit below a private directory
-  local src=build-san/src gen
+  local san=build-san top=$PWD gen asan
   gen=$(mktemp -d "${TMPDIR:-/tmp}/rts-san-gen.XXXXXX")
-  rm -rf build-san && mkdir -p "$src"
-  tar --exclude=./build-san --exclude=./.git --exclude=./tests/gen --exclude=node_modules \
-      --exclude='*.o' --exclude='*.lo' --exclude='*.la' --exclude=.libs --exclude=.deps \
-      --exclude=./Makefile --exclude='*/Makefile' --exclude=config.status --exclude=config.log \
-      --exclude=./libtool --exclude=./config.h --exclude=./stamp-h1 --exclude='*.log' \
-      --exclude='*.trs' --exclude=./tests/unit/rts_unit --exclude=./tests/fuzz/rts_fuzz_replay \
-      --exclude=./tests/fuzz/out \
-      -cf - . | tar -C "$src" -xf -
-  (cd "$src" && ./configure -q --enable-sanitizers && make -j"$(nproc 2>/dev/null || echo 2)" >/dev/null) || return 1
-  make -C "$src/tests" fuzz/rts_fuzz_replay >/dev/null \
-    && (cd "$src/tests" && srcdir=. sh fuzz/replay.sh) || return 1
+  BUILD_DIR=$san CONFIGURE_FLAGS="-q --enable-sanitizers" bash scripts/build.sh >/dev/null || return 1
+  make -C "$san/tests" fuzz/rts_fuzz_replay >/dev/null \
+    && (cd "$san/tests" && srcdir="$top/tests" sh "$top/tests/fuzz/replay.sh") || return 1
+  asan=$(readlink -f "$(${CC:-gcc} -print-file-name=libasan.so)")
+  if [[ ! -f $asan ]]; then
+    echo "sanitizer build: ${CC:-gcc} -print-file-name=libasan.so names no library" >&2
+    return 1
+  fi
   local rc=0
-  RTS_MPM=event RTS_GEN_DIR="$gen" RTS_MODULE="$PWD/$src/mod_rtsession/.libs/mod_rtsession.so" \
-  RTS_HTTPD_PRELOAD=/usr/lib/x86_64-linux-gnu/libasan.so.8 \
+  RTS_MPM=event RTS_GEN_DIR="$gen" RTS_MODULE="$top/$san/mod_rtsession/.libs/mod_rtsession.so" \
+  RTS_HTTPD_PRELOAD="$asan" \
   ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     run_pytest tests/integration/test_100_login.py tests/integration/test_110_errors.py \

@@ -1,7 +1,8 @@
 """What every benchmark needs, started on loopback and stopped again: the test CA, memcached,
 the test OP, a static backend (httpd serving a small file over plain HTTP, so the baseline
 measures httpd + mod_proxy and not Python), httpd instances for the plain proxy, for
-mod_rtsession and for Debian's mod_auth_openidc, wrk, and memcached's stats."""
+mod_rtsession and for Debian's mod_auth_openidc, wrk, and memcached's stats. The module under
+test is $RTS_MODULE, else build/'s (scripts/build.sh; rtstest/paths.py)."""
 import os
 import re
 import secrets

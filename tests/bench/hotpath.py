@@ -9,7 +9,8 @@ the CPU time per request of the variant's httpd (its children, from /proc) and o
 Then the latency without load (1 connection, 5 s each): what the module adds to one request
 when no queueing hides or inflates it.
 Usage: /usr/bin/python3 tests/bench/hotpath.py [--duration 10] [--rounds 3] [--no-openidc]
-Env: RTS_MODULE (the module under test), RTS_MPM (event|worker|prefork)."""
+Env: RTS_MODULE (the module under test; default build/, from scripts/build.sh), RTS_MPM
+(event|worker|prefork)."""
 import argparse
 import os
 import statistics

@@ -27,20 +27,23 @@ MODULE_REL = Path("mod_rtsession") / ".libs" / "mod_rtsession.so"
 
 
 def module_path() -> Path:
-    """The module under test: $RTS_MODULE, else the in-tree build, else a build dir
-    found walking up from the source tree (out-of-tree builds such as ../build-*)."""
+    """The module under test: $RTS_MODULE, else scripts/build.sh's build/ beside the sources,
+    else an in-tree build (a developer's own ./configure), else another build dir found walking
+    up from the source tree (build-*/, ../build*/). build-san/ is never picked: its module
+    needs libasan preloaded (scripts/test.sh sets RTS_MODULE and RTS_HTTPD_PRELOAD for it)."""
     env = os.environ.get("RTS_MODULE")
     if env:
         return Path(env)
-    candidates = [SRC_ROOT / MODULE_REL]
+    candidates = [SRC_ROOT / "build" / MODULE_REL, SRC_ROOT / MODULE_REL]
     for parent in [SRC_ROOT, *SRC_ROOT.parents]:
-        candidates += sorted(parent.glob("build*/" + str(MODULE_REL)))
+        candidates += sorted(p for p in parent.glob("build*/" + str(MODULE_REL))
+                             if not p.parts[-4].startswith("build-san"))
         if parent == parent.parent:
             break
     for c in candidates:
         if c.is_file():
             return c
-    return SRC_ROOT / MODULE_REL   # does not exist: httpd's configtest will say so
+    return SRC_ROOT / "build" / MODULE_REL   # does not exist: httpd's configtest will say so
 
 
 def ensure_gen_dir() -> Path:
