@@ -50,14 +50,16 @@ done
 san_run() {
   # the gen dir outside the checkout: httpd's children (www-data) must reach it, and a checkout
   # may sit below a private directory
-  local san=build-san top=$PWD gen asan
+  local san=build-san top=$PWD gen cc asan
   gen=$(mktemp -d "${TMPDIR:-/tmp}/rts-san-gen.XXXXXX")
   BUILD_DIR=$san CONFIGURE_FLAGS="-q --enable-sanitizers" bash scripts/build.sh >/dev/null || return 1
   make -C "$san/tests" fuzz/rts_fuzz_replay >/dev/null \
     && (cd "$san/tests" && srcdir="$top/tests" sh "$top/tests/fuzz/replay.sh") || return 1
-  asan=$(readlink -f "$(${CC:-gcc} -print-file-name=libasan.so)")
+  # the compiler configure chose for build-san/ (CC), asked where its libasan is
+  cc=$(sed -n 's/^CC = //p' "$san/Makefile")
+  asan=$(readlink -f "$(${cc:-gcc} -print-file-name=libasan.so)")
   if [[ ! -f $asan ]]; then
-    echo "sanitizer build: ${CC:-gcc} -print-file-name=libasan.so names no library" >&2
+    echo "sanitizer build: '${cc:-gcc} -print-file-name=libasan.so' names no library (gcc's ASan runtime is needed)" >&2
     return 1
   fi
   local rc=0
