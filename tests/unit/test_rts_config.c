@@ -9,17 +9,7 @@
 /* A configuration as the glue builds it from the required directives only. */
 static rts_config_t *required_only(void)
 {
-    rts_config_t *c = apr_palloc(rts_test_pool, sizeof(*c));
-
-    rts_config_defaults(c);
-    c->metadata_url = TEST_ISSUER "/.well-known/openid-configuration";
-    c->issuer = TEST_ISSUER;
-    c->client_id = TEST_CLIENT_ID;
-    c->client_secret = "s3cret";
-    c->redirect_uri = "/rtsession/callback";
-    c->secrets = apr_array_make(rts_test_pool, 1, sizeof(rts_secret_t));
-    apr_array_push(c->secrets);
-    return c;
+    return test_config_required(rts_test_pool);
 }
 
 static const char *finish_error(rts_config_t *c)
