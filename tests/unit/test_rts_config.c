@@ -112,7 +112,7 @@ START_TEST(test_config_touch_clamp)
 }
 END_TEST
 
-START_TEST(test_config_required)
+START_TEST(test_config_required_directives)
 {
     rts_config_t *c = required_only();
 
@@ -203,7 +203,7 @@ Suite *rts_suite_config(void)
     tcase_add_test(tc, test_config_defaults);
     tcase_add_test(tc, test_config_derived_timeouts);
     tcase_add_test(tc, test_config_touch_clamp);
-    tcase_add_test(tc, test_config_required);
+    tcase_add_test(tc, test_config_required_directives);
     tcase_add_test(tc, test_config_bounds);
     tcase_add_test(tc, test_config_paths_differ);
     tcase_add_test(tc, test_config_test_env_derived);
