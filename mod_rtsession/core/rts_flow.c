@@ -10,6 +10,7 @@
 #include "rts_claim.h"
 #include "rts_cookie.h"
 #include "rts_json.h"
+#include "rts_jwt_claims.h"
 #include "rts_lifetime.h"
 #include "rts_log.h"
 #include "rts_metrics.h"
@@ -284,8 +285,8 @@ static int index_new_session(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t
     apr_int64_t auth_time;
     apr_status_t rv;
 
-    if (rts_json_int(claims, "auth_time", &auth_time) != APR_SUCCESS
-        && rts_json_int(claims, "iat", &auth_time) != APR_SUCCESS) {
+    if (rts_jwt_numeric_date(claims, "auth_time", &auth_time) != APR_SUCCESS
+        && rts_jwt_numeric_date(claims, "iat", &auth_time) != APR_SUCCESS) {
         auth_time = 0;
     }
     rv = rts_backchannel_index_add(ctx, s, auth_time, login_started);

@@ -7,6 +7,7 @@
 #include "rts_session_codec.h"
 #include "rts_config.h"
 #include "rts_json.h"
+#include "rts_jwt_claims.h"
 #include "rts_jose.h"
 #include "rts_log.h"
 #include "rts_metrics.h"
@@ -72,8 +73,8 @@ apr_time_t rts_refresh_at_expiry(apr_pool_t *p, const char *access_token, apr_in
                                        ? RTS_REFRESH_MIN_LIFETIME : expires_in);
     }
     if (rts_jwt_peek_claims(p, access_token, 16384, &claims) != APR_SUCCESS
-        || rts_json_int(claims, "exp", &exp) != APR_SUCCESS || exp <= 0
-        || exp > 253402300799LL) {   /* past year 9999: unknown, not a signed overflow */
+        || rts_jwt_numeric_date(claims, "exp", &exp) != APR_SUCCESS
+        || exp == 0) {   /* at_expires 0 says "unknown" */
         /* Unknown lifetime: with a refresh token, assume a default one so the token is renewed
          * before a typical expiry; without, nothing could renew it anyway. */
         return has_refresh_token ? now + apr_time_from_sec(RTS_REFRESH_DEFAULT_LIFETIME) : 0;

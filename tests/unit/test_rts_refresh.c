@@ -420,6 +420,20 @@ START_TEST(test_refresh_at_expiry_sources)
     ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", -1, 1, now),
                      now + apr_time_from_sec(RTS_REFRESH_DEFAULT_LIFETIME));
     ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", -1, 0, now), 0);
+    /* a fractional exp is a NumericDate too (RFC 7519 §2): floored, not unknown */
+    jwt = apr_pstrcat(rts_test_pool, "eyJhbGciOiJSUzI1NiJ9.",
+                      rts_b64url_encode(rts_test_pool,
+                                        (const unsigned char *)"{\"exp\":1700000900.7}", 20),
+                      ".c2ln", NULL);
+    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, jwt, -1, 1, now),
+                     apr_time_from_sec(1700000900));
+    /* past year 9999 or not a number: unknown */
+    jwt = apr_pstrcat(rts_test_pool, "eyJhbGciOiJSUzI1NiJ9.",
+                      rts_b64url_encode(rts_test_pool,
+                                        (const unsigned char *)"{\"exp\":\"1700000900\"}", 20),
+                      ".c2ln", NULL);
+    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, jwt, -1, 1, now),
+                     now + apr_time_from_sec(RTS_REFRESH_DEFAULT_LIFETIME));
     /* expires_in 0 or 1 would mean a token call per request */
     ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", 0, 1, now),
                      now + apr_time_from_sec(RTS_REFRESH_MIN_LIFETIME));
