@@ -11,13 +11,13 @@
 #include <http_core.h>
 #include "mod_rtsession_private.h"
 #include "mod_rtsession_config.h"
+#include "rts_cookie.h"
 #include "rts_crypto.h"
 #include "rts_flow.h"
 #include "rts_record.h"
 #include "rts_store.h"
 
 #define DEFAULT_SCOPE "openid"
-#define DEFAULT_COOKIE "rtsession"
 #define DEFAULT_USER_CLAIM "sub"
 #define DEFAULT_USER_HEADER "X-Remote-User"
 #define DEFAULT_HTTP_TIMEOUT apr_time_from_sec(10)
@@ -806,7 +806,7 @@ int rts_config_build(apr_pool_t *p, server_rec *s)
         c->refresh_window = sc->refresh_window != RTS_UNSET ? sc->refresh_window
                                                             : DEFAULT_REFRESH_WINDOW;
         /* the intent must outlive the token call it covers */
-        c->lock_ttl = c->http_timeout + apr_time_from_sec(5);
+        c->intent_ttl = c->http_timeout + apr_time_from_sec(5);
         c->pending_ttl = apr_time_from_sec(600);
         c->session_max = sc->max_lifetime != RTS_UNSET ? sc->max_lifetime
                                                        : DEFAULT_MAX_LIFETIME;
@@ -827,7 +827,7 @@ int rts_config_build(apr_pool_t *p, server_rec *s)
                                                               : apr_time_from_sec(3600);
         c->jwks_min_refetch = apr_time_from_sec(10);
         c->allowed_algs = default_algs;
-        c->cookie_name = sc->cookie_name ? sc->cookie_name : DEFAULT_COOKIE;
+        c->cookie_name = sc->cookie_name ? sc->cookie_name : RTS_COOKIE_DEFAULT_NAME;
         c->secrets = apr_array_make(p, sc->secrets->nelts, sizeof(rts_secret_t));
         apr_pool_cleanup_register(p, c->secrets, wipe_secrets, apr_pool_cleanup_null);
         for (i = 0; i < sc->secrets->nelts; i++) {

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_backchannel.h"
 #include "rts_config.h"
 #include "rts_crypto.h"

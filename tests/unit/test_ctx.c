@@ -54,7 +54,7 @@ test_env_t *test_env_create(apr_pool_t *p)
     c->leeway = apr_time_from_sec(60);
     c->iat_max_age = apr_time_from_sec(600);
     c->refresh_window = apr_time_from_sec(60);
-    c->lock_ttl = apr_time_from_sec(10);
+    c->intent_ttl = apr_time_from_sec(10);
     c->pending_ttl = apr_time_from_sec(600);
     c->session_max = apr_time_from_sec(8 * 3600);
     c->metadata_ttl = apr_time_from_sec(3600);
@@ -161,7 +161,7 @@ void test_env_next_gen_at_third_sleep(test_env_t *env, void *baton)
     cur->access_token = "AT2";
     cur->refresh_token = "RT2";
     cur->at_expires = env->now + apr_time_from_sec(300);
-    cur->lock_owner = NULL;
-    cur->lock_until = 0;
+    cur->intent_owner = NULL;
+    cur->intent_until = 0;
     ck_assert_int_eq(rts_session_cas(ctx, cur), APR_SUCCESS);
 }

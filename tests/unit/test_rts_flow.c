@@ -569,7 +569,7 @@ END_TEST
  * completes, once. */
 START_TEST(test_flow_pending_login_of_earlier_version_completes)
 {
-    rts_pending_t *pending;
+    rts_provider_trip_t *pending;
     rts_outcome_t *out;
     const char *q;
 
