@@ -304,7 +304,7 @@ static apr_status_t check_claims(rts_ctx_t *ctx, const rts_jws_t *jws, rts_resul
     const rts_config_t *cfg = ctx->cfg;
     const json_t *c = jws->claims, *events, *ev;
     rts_jwt_times_t times = { rts_now(ctx), cfg->leeway, cfg->iat_max_age, 1 };
-    const char *iss = rts_json_str(c, "iss"), *sid, *sub, *why;
+    const char *iss = rts_json_str(c, "iss"), *jti = rts_json_str(c, "jti"), *sid, *sub, *why;
 
     /* typ, aud and the times follow the rules of every JWT (rts_jwt_claims.h); exp may be
      * absent (drafts before Back-Channel Logout 1.0 final did not have it) */
@@ -325,6 +325,10 @@ static apr_status_t check_claims(rts_ctx_t *ctx, const rts_jws_t *jws, rts_resul
     }
     if (json_object_get(c, "nonce")) {
         return invalid(res, ctx->pool, "a nonce is present (an ID token?)");
+    }
+    /* §2.4: jti is REQUIRED; without it a token could not be told from its replay */
+    if (!jti || !*jti || strlen(jti) > RTS_BACKCHANNEL_JTI_MAX) {
+        return invalid(res, ctx->pool, "jti missing, empty, not a string or over-long");
     }
     sid = rts_json_str(c, "sid");
     sub = rts_json_str(c, "sub");

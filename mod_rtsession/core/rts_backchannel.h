@@ -21,6 +21,8 @@
 #include "rts_session.h"
 
 #define RTS_BACKCHANNEL_EVENT "http://schemas.openid.net/event/backchannel-logout"
+/* The longest jti accepted (it names a store record through an HMAC, so only a sanity bound). */
+#define RTS_BACKCHANNEL_JTI_MAX 256
 #define RTS_BACKCHANNEL_INDEX_MAX 64
 #define RTS_LOGOUT_TOKEN_MAX (16 * 1024)
 

@@ -598,6 +598,16 @@ START_TEST(test_backchannel_invalid_tokens)
     assert_refused(logout_body(op_key, NULL, claims("\"events\":{\"urn:other\":{}},"
                                                      "\"sid\":\"sid-1\"")), "other event");
     assert_refused(logout_body(op_key, NULL, claims(EVENTS)), "neither sid nor sub");
+    /* jti is required (Back-Channel Logout 1.0 §2.4): without it a replay is undetectable */
+    assert_refused(logout_body(op_key, NULL, apr_psprintf(rts_test_pool,
+                   "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"iat\":%ld,"
+                   "\"sid\":\"sid-1\"," EVENTS "}", now)), "jti missing");
+    assert_refused(logout_body(op_key, NULL, apr_psprintf(rts_test_pool,
+                   "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"iat\":%ld,"
+                   "\"jti\":7,\"sid\":\"sid-1\"," EVENTS "}", now)), "jti not a string");
+    assert_refused(logout_body(op_key, NULL, apr_psprintf(rts_test_pool,
+                   "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"iat\":%ld,"
+                   "\"jti\":\"\",\"sid\":\"sid-1\"," EVENTS "}", now)), "jti empty");
     assert_refused(logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"\"")), "empty sid");
     assert_refused(logout_body(op_key, "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"at+jwt\"}",
                                claims(EVENTS ",\"sid\":\"sid-1\"")), "typ");
@@ -645,7 +655,7 @@ START_TEST(test_backchannel_aud_array)
 
     ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims_at(
                      (long)apr_time_sec(env->now), "[\"x\",\"" TEST_CLIENT_ID "\"]",
-                     "\"sid\":\"sid-1\"," EVENTS)),
+                     "\"jti\":\"arr\",\"sid\":\"sid-1\"," EVENTS)),
                      &ended, &res), APR_SUCCESS);
     ck_assert(!stored(a));
 }
