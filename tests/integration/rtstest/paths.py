@@ -46,3 +46,12 @@ def module_path() -> Path:
 def ensure_gen_dir() -> Path:
     GEN_DIR.mkdir(parents=True, exist_ok=True)
     return GEN_DIR
+
+
+def ctl_path() -> Path:
+    """rtsessionctl: $RTS_CTL, else the one built beside the module under test
+    (mod_rtsession/tools/rtsessionctl of the same build tree)."""
+    env = os.environ.get("RTS_CTL")
+    if env:
+        return Path(env)
+    return module_path().parent.parent / "tools" / "rtsessionctl"
