@@ -152,6 +152,46 @@ def test_check_names_each_problem(make_config, memcached, gen_dir):
     assert "not-the-issuer" in found["issuer"][1]
 
 
+def test_config_file_like_httpd_reads_it(make_config, clients, gen_dir):
+    """Include (a directory, relative to ServerRoot), line continuations, quoting, and the
+    virtual host merged over the main server: the first one with RTSession directives, or the
+    one --vhost names."""
+    root = gen_dir / "ctl-root"
+    (root / "sites").mkdir(parents=True, exist_ok=True)
+    post_secret = root / "post-secret"
+    post_secret.write_text(clients["rts-post"].secret + "\n")
+    (root / "main.conf").write_text(f'ServerRoot "{root}"\nInclude sites\n')
+    (root / "sites" / "00-main.conf").write_text(
+        make_config().replace("RTSessionHTTPTimeout 5", "RTSessionHTTPTimeout \\\n   5"))
+    (root / "sites" / "10-vhosts.conf").write_text(f"""
+<VirtualHost 127.0.0.1:1>
+  ServerName plain.example
+</VirtualHost>
+<VirtualHost 127.0.0.1:2>
+  ServerName a.example
+  ServerAlias alias-a.example
+  RTSessionClientID "rts-post"
+  RTSessionClientSecretFile post-secret
+  RTSessionTokenEndpointAuth client_secret_post
+</VirtualHost>
+<VirtualHost 127.0.0.1:3>
+  ServerName b.example
+  RTSessionIssuer 'https://127.0.0.1:1/b'
+</VirtualHost>
+""")
+    r = ctl("-v", "-f", root / "main.conf", "check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "<VirtualHost 127.0.0.1:2>" in r.stderr
+    assert check_lines(r.stdout)["client credentials (rts-post, client_secret_post)"][0] == "OK"
+    r = ctl("-f", root / "main.conf", "--vhost", "alias-a.example", "check")
+    assert r.returncode == 0, r.stdout
+    r = ctl("-f", root / "main.conf", "--vhost", "b.example", "check")
+    found = check_lines(r.stdout)
+    assert r.returncode == 1 and found["issuer"][0] == "FAIL" and "/b" in found["issuer"][1]
+    r = ctl("-f", root / "main.conf", "--vhost", "nowhere.example", "check")
+    assert r.returncode == 2 and "nowhere.example" in r.stderr
+
+
 def test_gen_secret():
     seen = set()
     for _ in range(3):
