@@ -345,7 +345,7 @@ int main(int argc, const char *const *argv)
 {
     apr_pool_t *p;
     apr_getopt_t *opt;
-    const char *optarg, *file = NULL, *root = "/etc/apache2", *vhost = NULL, *err, *where;
+    const char *optval, *file = NULL, *root = "/etc/apache2", *vhost = NULL, *err, *where;
     const char *cmd, *arg;
     apr_array_header_t *overrides;
     rtsctl_settings_t st;
@@ -359,17 +359,17 @@ int main(int argc, const char *const *argv)
     overrides = apr_array_make(p, 8, sizeof(const char *));
     apr_getopt_init(&opt, p, argc, argv);
     opt->errfn = NULL;
-    while ((rv = apr_getopt_long(opt, options, &optch, &optarg)) == APR_SUCCESS) {
+    while ((rv = apr_getopt_long(opt, options, &optch, &optval)) == APR_SUCCESS) {
         switch (optch) {
-        case 'f': file = optarg; break;
-        case 'd': root = optarg; break;
-        case OPT_VHOST: vhost = optarg; break;
+        case 'f': file = optval; break;
+        case 'd': root = optval; break;
+        case OPT_VHOST: vhost = optval; break;
         case 'v': verbose++; break;
         case 'h': fputs(usage_text, stdout); return RTSCTL_OK;
         case 'V': printf("rtsessionctl (mod_rtsession) %s\n", rts_version()); return RTSCTL_OK;
         default:
             APR_ARRAY_PUSH(overrides, const char *) = override_name(optch);
-            APR_ARRAY_PUSH(overrides, const char *) = optarg;
+            APR_ARRAY_PUSH(overrides, const char *) = optval;
         }
     }
     if (rv != APR_EOF || opt->ind >= argc) {
