@@ -459,7 +459,7 @@ const char *rtsctl_conf_read(apr_pool_t *p, const char *file, const char *server
     reader_t r;
     const vhost_t *pick = NULL;
     const char *err;
-    int i;
+    int i, configured = 0;
 
     memset(&r, 0, sizeof(r));
     r.p = p;
@@ -469,9 +469,10 @@ const char *rtsctl_conf_read(apr_pool_t *p, const char *file, const char *server
     if ((err = read_file(&r, file, 0)) != NULL) {
         return err;
     }
-    for (i = 0; i < r.vhosts->nelts && !pick; i++) {
+    for (i = 0; i < r.vhosts->nelts; i++) {
         const vhost_t *vh = &APR_ARRAY_IDX(r.vhosts, i, vhost_t);
-        if (vhost ? vhost_named(vh, vhost) : vh->st.seen) {
+        configured += vh->st.seen;
+        if (!pick && (vhost ? vhost_named(vh, vhost) : vh->st.seen)) {
             pick = vh;
         }
     }
@@ -482,8 +483,12 @@ const char *rtsctl_conf_read(apr_pool_t *p, const char *file, const char *server
     *out = r.main;
     if (pick) {
         merge(out, &pick->st);
-        *pwhere = apr_psprintf(p, "%s, <VirtualHost %s>", file,
-                               APR_ARRAY_IDX(pick->names, 0, const char *));
+        *pwhere = apr_psprintf(p, "%s, <VirtualHost %s>%s", file,
+                               APR_ARRAY_IDX(pick->names, 0, const char *),
+                               !vhost && configured > 1
+                                   ? apr_psprintf(p, " (the first of %d virtual hosts with "
+                                                  "RTSession directives; --vhost chooses)",
+                                                  configured) : "");
     }
     else {
         *pwhere = apr_psprintf(p, "%s, main server", file);

@@ -34,7 +34,8 @@ void rtsctl_settings_init(rtsctl_settings_t *st);
  * a ServerRoot directive in the files replaces) into *out: the virtual host named vhost
  * (ServerName, ServerAlias or its <VirtualHost> address) merged over the main server, or
  * without vhost the first virtual host with RTSession directives, else the main server.
- * *pwhere names what was read. NULL on success, else an error message. */
+ * *pwhere names what was read (and says when several virtual hosts would have fitted). NULL on
+ * success, else an error message. */
 const char *rtsctl_conf_read(apr_pool_t *p, const char *file, const char *server_root,
                              const char *vhost, rtsctl_settings_t *out, const char **pwhere);
 

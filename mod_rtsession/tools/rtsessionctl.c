@@ -243,7 +243,8 @@ static int cmd_end_user(apr_pool_t *p, const rtsctl_settings_t *st, const rts_co
                 rv == APR_EEXIST ? "the user's index kept changing" : rts_strerror(p, rv));
         return RTSCTL_FAIL;
     }
-    printf("ended %d session(s) of %s\n", ended, sub);
+    printf("ended %d session(s) of %s (issuer %s, client %s)\n", ended, sub, cfg->issuer,
+           cfg->client_id);
     printf("note: logins of %s that were completing are refused; a session created while no "
            "RTSessionBackchannelLogoutPath was set is in no index and was not found; a session "
            "whose index item memcached evicted ends at its next refresh or idle slide\n", sub);
@@ -418,7 +419,7 @@ int main(int argc, const char *const *argv)
         fprintf(stderr, "rtsessionctl: %s: %s\n", where, err);
         return RTSCTL_USAGE;
     }
-    if (verbose) {
+    if (verbose || strstr(where, "--vhost")) {
         fprintf(stderr, "rtsessionctl: configuration: %s\n", where);
     }
     if (!strcmp(cmd, "end-user")) {

@@ -181,7 +181,7 @@ def test_config_file_like_httpd_reads_it(make_config, clients, gen_dir):
 """)
     r = ctl("-v", "-f", root / "main.conf", "check")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "<VirtualHost 127.0.0.1:2>" in r.stderr
+    assert "<VirtualHost 127.0.0.1:2> (the first of 2 virtual hosts" in r.stderr, r.stderr
     assert check_lines(r.stdout)["client credentials (rts-post, client_secret_post)"][0] == "OK"
     r = ctl("-f", root / "main.conf", "--vhost", "alias-a.example", "check")
     assert r.returncode == 0, r.stdout
