@@ -567,7 +567,6 @@ const char *rtsctl_conf_build(apr_pool_t *p, const rtsctl_settings_t *st, const 
     c->max_response = 256 * 1024;
     c->leeway = apr_time_from_sec(60);
     c->iat_max_age = apr_time_from_sec(600);
-    c->lock_ttl = c->http_timeout + apr_time_from_sec(5);
     c->session_max = st->max_lifetime != RTSCTL_UNSET ? st->max_lifetime : DEFAULT_MAX_LIFETIME;
     c->idle_timeout = st->idle_timeout != RTSCTL_UNSET ? st->idle_timeout : DEFAULT_IDLE_TIMEOUT;
     c->metadata_ttl = apr_time_from_sec(3600);
