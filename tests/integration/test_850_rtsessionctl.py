@@ -4,10 +4,11 @@ without it), show prints a session's metadata and never a token, check finds a w
 secret, a wrong issuer, a memcached without CAS (-C) and an unreachable one, gen-secret."""
 import re
 import subprocess
+import time
 
 import pytest
 
-from rtstest import paths
+from rtstest import mc, paths
 from rtstest.client import Browser, login
 from rtstest.ports import free_ports
 from rtstest.procs import Memcached
@@ -94,6 +95,29 @@ def test_show_prints_metadata_and_no_token(httpd_for, make_config, pki, echo, se
         assert r.returncode == 2
     finally:
         b.close()
+
+
+def test_show_reads_intent_backoff_and_lost_answers(httpd_for, make_config, pki, echo,
+                                                    sessions, memcached):
+    """A record staged as the module writes one mid-refresh (generation 7, an intent held for
+    30 s, backoff step 2 for 90 s, one lost answer): show reports each field."""
+    h = httpd_for("main", make_config())
+    b, cookie, sub, _ = logged_in(pki, h, "alice", echo)
+    b.close()
+    rec = sessions.read(cookie)
+    now_ms = int(time.time() * 1000)
+    rec.update(g=7, lo="intent-owner-x", lu=now_ms + 30_000, ra=now_ms + 90_000, rs=2, rl=1)
+    key, value = sessions.seal(cookie, rec)
+    assert mc.set_item(("127.0.0.1", memcached.port), key, value, 600)
+    r = ctl("-f", h.test_conf, "show", stdin=cookie)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert re.search(r"^generation: +7$", out, re.M), out
+    assert re.search(r"^refresh intent: +held until \S+ \(in (29|30)s\)$", out, re.M), out
+    assert re.search(r"^refresh backoff: +step 2, no token call before \S+ \(in 1m 2\ds\)$",
+                     out, re.M), out
+    assert re.search(r"^lost refresh answers: +1 \(the refresh token may be spent\)$", out, re.M)
+    assert "intent-owner-x" not in out and rec["r"] not in out and rec["a"] not in out
 
 
 def check_lines(out: str) -> dict:
