@@ -12,6 +12,8 @@
 #include <openssl/crypto.h>
 #include "rts.h"
 #include "rts_backchannel.h"
+#include "rts_claim.h"
+#include "rts_json.h"
 #include "rts_log.h"
 #include "rts_session.h"
 #include "rts_store.h"
@@ -251,6 +253,19 @@ static int cmd_end_user(apr_pool_t *p, const rtsctl_settings_t *st, const rts_co
     return RTSCTL_OK;
 }
 
+/* A value the provider chose (the sub), as one line with control characters neutralised: the
+ * module's rule for foreign text (rts_claim_value), so no escape sequence reaches the terminal. */
+static const char *foreign_text(apr_pool_t *p, const char *v)
+{
+    const char *text = NULL;
+
+    if (!v) {
+        return "-";
+    }
+    rts_claim_value(p, rts_json_pool_own(p, json_string(v)), RTS_CLAIM_AS_TEXT, &text);
+    return text ? text : "?";
+}
+
 /* The cookie value, from the argument or stdin; "NAME=VALUE" (a Cookie header's pair) is
  * accepted too. */
 static const char *cookie_input(apr_pool_t *p, const char *arg)
@@ -317,7 +332,7 @@ static int cmd_show(apr_pool_t *p, const rtsctl_settings_t *st, const rts_config
     }
     /* metadata only: never a token, never the cookie value */
     printf("session:               %s (fingerprint)\n", rts_log_fingerprint(p, id));
-    printf("user (sub):            %s\n", s->sub ? s->sub : "-");
+    printf("user (sub):            %s\n", foreign_text(p, s->sub));
     printf("provider session (sid): %s\n", s->sid ? rts_log_fingerprint(p, s->sid)
                                                   : "- (the ID token had no sid)");
     printf("created:               %s\n", when(p, s->created, now));
