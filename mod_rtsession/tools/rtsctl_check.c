@@ -186,13 +186,24 @@ static void check_server(tally_t *t, apr_pool_t *p, const char *config, apr_inte
 }
 
 int rtsctl_check(apr_pool_t *p, const rtsctl_settings_t *st, const rts_config_t *cfg,
-                 apr_interval_time_t mc_timeout, int verbose)
+                 const char *where, const char *keys_err, apr_interval_time_t mc_timeout,
+                 int verbose)
 {
     rts_ctx_t *ctx = rtsctl_ctx(p, cfg, verbose);
     rts_store_t *s;
     tally_t t = {0};
     unsigned i, n;
     apr_status_t rv;
+
+    line(&t, "OK", "configuration", apr_psprintf(p, "%s: issuer %s, client %s", where,
+                                                  cfg->issuer, cfg->client_id));
+    if (keys_err) {
+        line(&t, "FAIL", "module secret", keys_err);
+    }
+    else {
+        line(&t, "OK", "module secret", apr_psprintf(p, "%d secret(s), session keys derived",
+                                                      st->secrets->nelts));
+    }
 
     if ((rv = rts_http_curl_global_init()) != APR_SUCCESS
         || (rv = rts_http_curl_create(p, cfg->ca_file, &ctx->http)) != APR_SUCCESS

@@ -444,7 +444,9 @@ int main(int argc, const char *const *argv)
         rc = cmd_show(p, &st, cfg, arg, verbose);
     }
     else {
-        rc = rtsctl_check(p, &st, cfg, mc_timeout(&st), verbose);
+        rts_config_t *with_keys;
+        rc = rtsctl_check(p, &st, cfg, where, rtsctl_conf_build(p, &st, "k", &with_keys),
+                          mc_timeout(&st), verbose);
     }
     apr_pool_destroy(p);
     return rc;

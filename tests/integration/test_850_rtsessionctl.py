@@ -136,7 +136,8 @@ def test_check_passes_against_the_test_bed(make_config, memcached, gen_dir):
     r = ctl("-f", conf, "check")
     assert r.returncode == 0, r.stdout + r.stderr
     found = check_lines(r.stdout)
-    for name in ("discovery", "issuer", "jwks", "client credentials (rts-test, client_secret_basic)",
+    for name in ("configuration", "module secret", "discovery", "issuer", "jwks",
+                 "client credentials (rts-test, client_secret_basic)",
                  f"memcached 127.0.0.1:{memcached.port}"):
         assert found.get(name, ("?",))[0] == "OK", (name, r.stdout)
     assert "invalid_grant" in found["client credentials (rts-test, client_secret_basic)"][1]
