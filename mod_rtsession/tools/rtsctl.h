@@ -17,7 +17,6 @@ rts_ctx_t *rtsctl_ctx(apr_pool_t *p, const rts_config_t *cfg, int verbose);
 /* `check`: one line per check on stdout; RTSCTL_FAIL when any failed. where: what was read;
  * keys_err: why the session keys could not be derived (NULL: they were). */
 int rtsctl_check(apr_pool_t *p, const rtsctl_settings_t *st, const rts_config_t *cfg,
-                 const char *where, const char *keys_err, apr_interval_time_t mc_timeout,
-                 int verbose);
+                 const char *where, const char *keys_err, int verbose);
 
 #endif

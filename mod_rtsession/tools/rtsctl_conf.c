@@ -501,6 +501,12 @@ const char *rtsctl_conf_read(apr_pool_t *p, const char *file, const char *server
 
 /* ---- the core configuration ---- */
 
+apr_interval_time_t rtsctl_conf_memcached_timeout(const rtsctl_settings_t *st)
+{
+    return st->memcached_timeout != RTSCTL_UNSET ? st->memcached_timeout
+                                                 : DEFAULT_MEMCACHED_TIMEOUT;
+}
+
 static const char *derived_issuer(apr_pool_t *p, const rtsctl_settings_t *st)
 {
     apr_size_t ulen, slen = strlen(DISCOVERY_SUFFIX);

@@ -52,4 +52,7 @@ const char *rtsctl_conf_set(apr_pool_t *p, rtsctl_settings_t *st, const char *se
 const char *rtsctl_conf_build(apr_pool_t *p, const rtsctl_settings_t *st, const char *need,
                               rts_config_t **pcfg);
 
+/* RTSessionMemcachedTimeout, or the module's default. */
+apr_interval_time_t rtsctl_conf_memcached_timeout(const rtsctl_settings_t *st);
+
 #endif

@@ -144,16 +144,10 @@ rts_ctx_t *rtsctl_ctx(apr_pool_t *p, const rts_config_t *cfg, int verbose)
     return ctx;
 }
 
-static apr_interval_time_t mc_timeout(const rtsctl_settings_t *st)
-{
-    return st->memcached_timeout != RTSCTL_UNSET ? st->memcached_timeout
-                                                 : apr_time_from_msec(1000);
-}
-
 static int open_store(rts_ctx_t *ctx, const rtsctl_settings_t *st)
 {
-    apr_status_t rv = rts_store_memcached_create(ctx->pool, st->memcached, 1, mc_timeout(st),
-                                                 &ctx->store);
+    apr_status_t rv = rts_store_memcached_create(ctx->pool, st->memcached, 1,
+                                                 rtsctl_conf_memcached_timeout(st), &ctx->store);
 
     if (rv != APR_SUCCESS) {
         fprintf(stderr, "rtsessionctl: creating the memcached client failed: %s\n",
@@ -446,7 +440,7 @@ int main(int argc, const char *const *argv)
     else {
         rts_config_t *with_keys;
         rc = rtsctl_check(p, &st, cfg, where, rtsctl_conf_build(p, &st, "k", &with_keys),
-                          mc_timeout(&st), verbose);
+                          verbose);
     }
     apr_pool_destroy(p);
     return rc;
