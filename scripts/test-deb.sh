@@ -142,4 +142,4 @@ apache2ctl -t >/dev/null 2>&1 || fail "apache2ctl -t after the purge"
 if ((!was_running)) && apache_running; then
   fail "the system apache2 runs now and did not before"
 fi
-echo "test-deb: ok (install, configtest, inert when unconfigured, login through the installed module, purge) in $(( $(date +%s) - t0 )) s"
+echo "test-deb: ok (install, configtest, inert when unconfigured, login through the installed module, rtsessionctl, purge) in $(( $(date +%s) - t0 )) s"
