@@ -1,6 +1,8 @@
 /* mod_rtsession: an OpenID Connect relying party that keeps tokens server-side in memcached
  * and refreshes rotating refresh tokens exactly once per expiry across a cluster.
- * This file is the module record and the hooks; the protocol lives in core/. */
+ * This file is the module record and the hooks: it registers every hook and calls the other
+ * glue files, which call only files below them (docs/design.md, "Glue layers"); the protocol
+ * lives in core/. */
 #include <string.h>
 #include <apr_hash.h>
 #include <apr_strings.h>
@@ -14,7 +16,10 @@
 #include <mod_auth.h>
 #include "mod_rtsession_private.h"
 #include "mod_rtsession_config.h"
-#include "mod_rtsession_req.h"
+#include "mod_rtsession_log.h"
+#include "mod_rtsession_ctx.h"
+#include "mod_rtsession_page.h"
+#include "mod_rtsession_headers.h"
 #include "mod_rtsession_logout.h"
 #include "mod_rtsession_authz.h"
 #include "mod_rtsession_status.h"
@@ -22,33 +27,21 @@
 #include "rts_claims_memo.h"
 #include "rts_http.h"
 #include "rts_lifetime.h"
+#include "rts_metrics.h"
 #include "rts_provider.h"
 #include "rts_store.h"
 #include "rts_version.h"
 
 #define AUTH_TYPE "rtsession"
 
-/* What check_authn decided, for fixups (and subrequests) of the same request. */
-typedef struct {
-    rts_outcome_t outcome;
-    int anonymous;          /* RTSessionUnauthAction pass without a session */
-} rts_req_state_t;
-
-json_t *rts_request_claims(request_rec *r)
+static int mrts_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                                  server_rec *s)
 {
-    rts_req_state_t *st = ap_get_module_config(r->request_config, &rtsession_module);
-
-    return st && st->outcome.kind == RTS_OUT_PASS ? st->outcome.claims : NULL;
+    return mrts_config_check(ptemp, s);
 }
 
-static int rts_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+static int mrts_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                                  server_rec *s)
-{
-    return rts_config_check(ptemp, s);
-}
-
-static int rts_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                                server_rec *s)
 {
     apr_status_t rv = rts_http_curl_global_init();
 
@@ -62,17 +55,18 @@ static int rts_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t 
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, RTSLOGNO(10318) "mod_rtsession %s (%s) "
                      "configured", rts_version(), rts_version_libraries(ptemp));
     }
-    return rts_config_build(pconf, s);
+    return mrts_config_build(pconf, s);
 }
 
 /* Connections are made per child, after the fork; servers with the same settings share them. */
-static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
+static void mrts_hook_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_hash_t *stores = apr_hash_make(pchild);
     apr_hash_t *clients = apr_hash_make(pchild);
     apr_hash_t *providers = apr_hash_make(pchild);
     rts_touch_memo_t *memo = NULL;
     rts_claims_memo_t *claims_memo = NULL;
+    rts_metrics_t *metrics = mrts_status_metrics();
     int threads = 1;
     apr_status_t rv;
 
@@ -81,7 +75,7 @@ static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
         threads = 1;
     }
     for (; s; s = s->next) {
-        rts_srv_conf_t *sc = rts_config_srv(s);
+        mrts_srv_conf_t *sc = mrts_config_srv(s);
         const char *ca_key, *prov_key;
 
         if (!sc->core) {
@@ -101,12 +95,11 @@ static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
                          "parsed from the ID token at every request");
         }
         sc->claims_memo = claims_memo;
+        sc->metrics = metrics;
         sc->store = apr_hash_get(stores, sc->memcached, APR_HASH_KEY_STRING);
         if (!sc->store) {
             rv = rts_store_memcached_create(pchild, sc->memcached, (unsigned)threads,
-                                            sc->memcached_timeout != RTS_UNSET
-                                                ? sc->memcached_timeout : apr_time_from_msec(1000),
-                                            &sc->store);
+                                            sc->core->memcached_timeout, &sc->store);
             if (rv != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                              RTSLOGNO(10311) "creating the memcached client failed");
@@ -114,10 +107,10 @@ static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
                 continue;
             }
             /* breaker transitions and refusals are per child, not per request */
-            rts_store_memcached_set_log(sc->store, rts_req_server_log(pchild, s));
-            if (sc->memcached_dead_after != RTS_UNSET) {
-                rts_store_memcached_set_dead_after(sc->store, sc->memcached_dead_after);
-            }
+            rts_store_memcached_set_log(sc->store, mrts_log_server(pchild, s));
+            rts_store_memcached_set_dead_after(sc->store, sc->core->memcached_dead_after);
+            /* metered once per child, not per request; the counters are atomic */
+            sc->store = rts_metrics_store_wrap(pchild, sc->store, metrics);
             apr_hash_set(stores, sc->memcached, APR_HASH_KEY_STRING, sc->store);
         }
         ca_key = sc->core->ca_file ? sc->core->ca_file : "";
@@ -147,14 +140,14 @@ static void rts_hook_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-static int ready(request_rec *r, const rts_srv_conf_t *sc)
+static int ready(request_rec *r, const mrts_srv_conf_t *sc)
 {
     if (sc->core && sc->store && sc->http && sc->provider) {
         return 1;
     }
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                   "[rid %s] " RTSLOGNO(10314) "mod_rtsession is not configured or not "
-                  "initialised for server %s (see earlier errors)", rts_req_log_id(r),
+                  "initialised for server %s (see earlier errors)", mrts_log_id(r),
                   r->server->server_hostname);
     return 0;
 }
@@ -162,9 +155,9 @@ static int ready(request_rec *r, const rts_srv_conf_t *sc)
 /* The redirect URI is answered wherever it is, before any <Location> or ProxyPass applies.
  * quick_handler, not post_read_request: a response from post_read_request makes httpd drop the
  * request and close a connection the browser was told it could keep. */
-static int rts_hook_callback(request_rec *r, int lookup_uri)
+static int mrts_hook_callback(request_rec *r, int lookup_uri)
 {
-    rts_srv_conf_t *sc = rts_config_srv(r->server);
+    mrts_srv_conf_t *sc = mrts_config_srv(r->server);
     rts_outcome_t out;
     rts_ctx_t *ctx;
 
@@ -178,21 +171,21 @@ static int rts_hook_callback(request_rec *r, int lookup_uri)
     if (!ready(r, sc)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    ctx = rts_req_ctx(r, sc);
-    if (rts_flow_callback(ctx, rts_req_describe(r), &out) != APR_SUCCESS) {
+    ctx = mrts_ctx_make(r, sc);
+    if (rts_flow_callback(ctx, mrts_ctx_describe(r), &out) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return rts_req_respond(r, &out);
+    return mrts_page_respond(r, &out);
 }
 
-static int rts_hook_check_authn(request_rec *r)
+static int mrts_hook_check_authn(request_rec *r)
 {
-    rts_srv_conf_t *sc;
-    rts_dir_conf_t *dc;
-    rts_req_state_t *st;
+    mrts_srv_conf_t *sc;
+    mrts_dir_conf_t *dc;
+    mrts_req_state_t *st;
     rts_ctx_t *ctx;
     rts_req_t *req;
-    rts_unauth_action_t action;
+    mrts_unauth_action_t action;
     const char *type = ap_auth_type(r);
     const char *user;
     rts_claim_verdict_t verdict;
@@ -207,51 +200,51 @@ static int rts_hook_check_authn(request_rec *r)
         while (first->main || first->prev) {
             first = first->main ? first->main : first->prev;
         }
-        st = ap_get_module_config(first->request_config, &rtsession_module);
+        st = mrts_ctx_state(first);
         if (st && first->user) {
             r->user = first->user;
             r->ap_auth_type = (char *)AUTH_TYPE;
-            ap_set_module_config(r->request_config, &rtsession_module, st);
+            mrts_ctx_set_state(r, st);
             return OK;
         }
     }
     if (r->proxyreq == PROXYREQ_PROXY) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "[rid %s] " RTSLOGNO(10315) "AuthType rtsession cannot protect "
-                      "forward-proxy requests", rts_req_log_id(r));
+                      "forward-proxy requests", mrts_log_id(r));
         return HTTP_FORBIDDEN;
     }
-    sc = rts_config_srv(r->server);
+    sc = mrts_config_srv(r->server);
     if (!ready(r, sc)) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    dc = rts_config_dir(r);
-    ctx = rts_req_ctx(r, sc);
+    dc = mrts_config_dir(r);
+    ctx = mrts_ctx_make(r, sc);
     st = apr_pcalloc(r->pool, sizeof(*st));
-    action = rts_config_unauth_action(dc);
-    req = rts_req_describe(r);
-    if (action != RTS_UNAUTH_AUTO) {
-        req->navigation = action == RTS_UNAUTH_LOGIN;
+    action = mrts_config_unauth_action(dc);
+    req = mrts_ctx_describe(r);
+    if (action != MRTS_UNAUTH_AUTO) {
+        req->navigation = action == MRTS_UNAUTH_LOGIN;
     }
     if (rts_flow_authenticate(ctx, req, &st->outcome) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (st->outcome.kind == RTS_OUT_DENY && action == RTS_UNAUTH_PASS) {
+    if (st->outcome.kind == RTS_OUT_DENY && action == MRTS_UNAUTH_PASS) {
         st->anonymous = 1;
-        ap_set_module_config(r->request_config, &rtsession_module, st);
-        return rts_req_pass_anonymous(r, &st->outcome);
+        mrts_ctx_set_state(r, st);
+        return mrts_page_pass_anonymous(r, &st->outcome);
     }
     if (st->outcome.kind != RTS_OUT_PASS) {
-        return rts_req_respond(r, &st->outcome);
+        return mrts_page_respond(r, &st->outcome);
     }
-    v = st->outcome.claims ? json_object_get(st->outcome.claims, rts_config_user_claim(dc)) : NULL;
+    v = st->outcome.claims ? json_object_get(st->outcome.claims, mrts_config_user_claim(dc)) : NULL;
     verdict = rts_claim_value(r->pool, v, RTS_CLAIM_AS_USER, &user);
     if (verdict == RTS_CLAIM_ABSENT || verdict == RTS_CLAIM_NOT_STRING) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "[rid %s] " RTSLOGNO(10316) "the ID token has no string claim '%s' for "
-                      "REMOTE_USER (RTSessionUserClaim)", rts_req_log_id(r),
-                      rts_config_user_claim(dc));
-        return rts_req_error_page(r, HTTP_FORBIDDEN, "you are logged in, but your account has "
+                      "REMOTE_USER (RTSessionUserClaim)", mrts_log_id(r),
+                      mrts_config_user_claim(dc));
+        return mrts_page_error(r, HTTP_FORBIDDEN, "you are logged in, but your account has "
                                   "no user name this part of the site can use; please contact "
                                   "its administrator");
     }
@@ -260,67 +253,69 @@ static int rts_hook_check_authn(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "[rid %s] " RTSLOGNO(10330) "the ID token's claim '%s' for REMOTE_USER "
                       "(RTSessionUserClaim) %s (at most %d bytes without control "
-                      "characters): request refused", rts_req_log_id(r),
-                      rts_config_user_claim(dc), rts_claim_verdict_text(verdict),
+                      "characters): request refused", mrts_log_id(r),
+                      mrts_config_user_claim(dc), rts_claim_verdict_text(verdict),
                       RTS_CLAIM_USER_MAX);
-        return rts_req_error_page(r, HTTP_FORBIDDEN, "your account's user name cannot be used "
+        return mrts_page_error(r, HTTP_FORBIDDEN, "your account's user name cannot be used "
                                   "by this site; please contact its administrator");
     }
     r->user = apr_pstrdup(r->pool, user);
     r->ap_auth_type = (char *)AUTH_TYPE;
-    ap_set_module_config(r->request_config, &rtsession_module, st);
+    mrts_ctx_set_state(r, st);
     return OK;
 }
 
 /* Runs for every request of a server that uses the module: spoofed identity headers and our
  * cookies are removed whether or not this location is protected. */
-static int rts_hook_fixups(request_rec *r)
+static int mrts_hook_fixups(request_rec *r)
 {
-    rts_srv_conf_t *sc = rts_config_srv(r->server);
-    rts_dir_conf_t *dc;
-    rts_req_state_t *st;
+    mrts_srv_conf_t *sc = mrts_config_srv(r->server);
+    mrts_dir_conf_t *dc;
+    mrts_req_state_t *st;
 
     if (!sc->enabled) {
         return DECLINED;
     }
-    dc = rts_config_dir(r);
-    rts_req_scrub(r, sc, dc);
-    st = ap_get_module_config(r->request_config, &rtsession_module);
+    dc = mrts_config_dir(r);
+    mrts_headers_scrub(r, sc, dc);
+    st = mrts_ctx_state(r);
     if (st && st->anonymous && r->user && !*r->user) {
         /* authorization is over: "" only satisfied Require valid-user; the backend must see
          * no REMOTE_USER rather than an empty one */
         r->user = NULL;
     }
     if (st && st->outcome.kind == RTS_OUT_PASS && st->outcome.session) {
-        rts_req_inject(r, dc, &st->outcome);
-        rts_authz_set_env(r, st->outcome.claims);
+        mrts_headers_inject(r, dc, &st->outcome);
+        mrts_headers_set_env(r, st->outcome.claims);
     }
     return DECLINED;
 }
 
-static void rts_register_hooks(apr_pool_t *p)
+static void mrts_register_hooks(apr_pool_t *p)
 {
-    ap_hook_check_config(rts_hook_check_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_config(rts_hook_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_child_init(rts_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_quick_handler(rts_hook_callback, NULL, NULL, APR_HOOK_FIRST);
-    ap_hook_quick_handler(rts_logout_quick_handler, NULL, NULL, APR_HOOK_FIRST);
-    ap_hook_check_authn(rts_hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
+    ap_hook_check_config(mrts_hook_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(mrts_hook_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(mrts_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_quick_handler(mrts_hook_callback, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_quick_handler(mrts_logout_quick_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_check_authn(mrts_hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
-    ap_hook_fixups(rts_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
-    rts_status_register_hooks(p);
-    rts_authz_register(p);
+    ap_hook_fixups(mrts_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(mrts_status_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(mrts_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "claim", AUTHZ_PROVIDER_VERSION,
+                              &mrts_authz_claim_provider, AP_AUTH_INTERNAL_PER_CONF);
 }
 
 /* Declared without AP_DECLARE_MODULE: the log index is already declared in the private header. */
 module AP_MODULE_DECLARE_DATA rtsession_module = {
     STANDARD20_MODULE_STUFF,
-    rts_config_create_dir,
-    rts_config_merge_dir,
-    rts_config_create_srv,
-    rts_config_merge_srv,
-    rts_directives,
-    rts_register_hooks,
+    mrts_config_create_dir,
+    mrts_config_merge_dir,
+    mrts_config_create_srv,
+    mrts_config_merge_srv,
+    mrts_directives,
+    mrts_register_hooks,
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
     AP_MODULE_FLAG_ALWAYS_MERGE
 #endif

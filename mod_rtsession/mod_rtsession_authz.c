@@ -12,10 +12,10 @@
 #include <mod_auth.h>
 #include "mod_rtsession_private.h"
 #include "mod_rtsession_authz.h"
-#include "mod_rtsession_req.h"
+#include "mod_rtsession_ctx.h"
+#include "mod_rtsession_log.h"
 #include "rts_json.h"
 
-#define MAX_ENV_CLAIMS 64
 #define DENIED_PAGE "<!DOCTYPE html><html><head><title>Access denied</title></head><body>" \
                     "<h1>Access denied</h1><p>You are logged in, but your account is not " \
                     "allowed to use this resource.</p></body></html>\n"
@@ -81,7 +81,7 @@ static authz_status check_claim(request_rec *r, const char *line_text, const voi
     if (!r->user) {
         return AUTHZ_DENIED_NO_USER;   /* authenticate first */
     }
-    claims = rts_request_claims(r);
+    claims = mrts_ctx_claims(r);
     for (i = 0; claims && i < reqs->nelts; i++) {
         const claim_req_t *cr = &APR_ARRAY_IDX(reqs, i, claim_req_t);
         if (json_matches(r->pool, json_object_get(claims, cr->name), cr->value)) {
@@ -93,7 +93,7 @@ static authz_status check_claim(request_rec *r, const char *line_text, const voi
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   "[rid %s] " RTSLOGNO(10323) "user %s lacks the claim required by "
-                  "'Require claim %s'", rts_req_log_id(r), r->user, line_text);
+                  "'Require claim %s'", mrts_log_id(r), r->user, line_text);
     /* The page, should this denial decide the request: 403 with AuthzSendForbiddenOnFailure
      * On, else httpd's 401 for authenticated users. */
     ap_custom_response(r, HTTP_FORBIDDEN, DENIED_PAGE);
@@ -101,39 +101,7 @@ static authz_status check_claim(request_rec *r, const char *line_text, const voi
     return AUTHZ_DENIED;
 }
 
-static const authz_provider claim_provider = {
+const authz_provider mrts_authz_claim_provider = {
     &check_claim,
     &parse_claim_line,
 };
-
-void rts_authz_register(apr_pool_t *p)
-{
-    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "claim", AUTHZ_PROVIDER_VERSION,
-                              &claim_provider, AP_AUTH_INTERNAL_PER_CONF);
-}
-
-void rts_authz_set_env(request_rec *r, const json_t *claims)
-{
-    const char *name;
-    json_t *v;
-    int n = 0;
-
-    if (!claims) {
-        return;
-    }
-    json_object_foreach((json_t *)claims, name, v) {
-        char *env = apr_pstrcat(r->pool, RTS_ENV_PREFIX, name, NULL), *c;
-        const char *value;
-        if (n++ >= MAX_ENV_CLAIMS) {
-            break;
-        }
-        for (c = env + sizeof(RTS_ENV_PREFIX) - 1; *c; c++) {
-            if (!apr_isalnum(*c)) {
-                *c = '_';
-            }
-        }
-        if ((value = rts_req_claim_value(r->pool, v))) {
-            apr_table_setn(r->subprocess_env, env, value);
-        }
-    }
-}

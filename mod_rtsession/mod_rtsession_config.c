@@ -1,5 +1,7 @@
 /* Directives and configuration: "unset" sentinels, one explicit merge line per field,
- * typed getters for the defaults, and a check that fails startup/configtest by name. */
+ * typed getters for the defaults, the translation into the core's rts_config_t (defaults and
+ * derived values from rts_config_defaults/rts_config_finish) and a check that fails
+ * startup/configtest by name. */
 #include <string.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
@@ -16,43 +18,31 @@
 #include "rts_record.h"
 #include "rts_store.h"
 
-#define DEFAULT_SCOPE "openid"
-#define DEFAULT_COOKIE "rtsession"
-#define DEFAULT_USER_CLAIM "sub"
+/* The core's defaults and derived values are in core/rts_config.c; these are the glue's own. */
 #define DEFAULT_USER_HEADER "X-Remote-User"
-#define DEFAULT_HTTP_TIMEOUT apr_time_from_sec(10)
-#define DEFAULT_REFRESH_WINDOW apr_time_from_sec(60)
-#define DEFAULT_MEMCACHED_TIMEOUT apr_time_from_msec(1000)
-#define DEFAULT_IDLE_TIMEOUT apr_time_from_sec(3600)
-#define DEFAULT_MAX_LIFETIME apr_time_from_sec(8 * 3600)
-#define DEFAULT_TOUCH_INTERVAL apr_time_from_sec(300)
 #define MIN_SECRET_LEN 32
 #define DISCOVERY_SUFFIX "/.well-known/openid-configuration"
 
-static const char *const default_algs[] = {
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", NULL
-};
-
-void *rts_config_create_srv(apr_pool_t *p, server_rec *s)
+void *mrts_config_create_srv(apr_pool_t *p, server_rec *s)
 {
-    rts_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+    mrts_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
 
-    sc->client_auth = RTS_UNSET;
-    sc->http_timeout = RTS_UNSET;
-    sc->provider_cache_ttl = RTS_UNSET;
-    sc->refresh_window = RTS_UNSET;
-    sc->memcached_timeout = RTS_UNSET;
-    sc->memcached_dead_after = RTS_UNSET;
-    sc->idle_timeout = RTS_UNSET;
-    sc->max_lifetime = RTS_UNSET;
-    sc->touch_interval = RTS_UNSET;
-    sc->logout_at_provider = RTS_UNSET;
-    sc->revoke_at_logout = RTS_UNSET;
+    sc->client_auth = MRTS_UNSET;
+    sc->http_timeout = MRTS_UNSET;
+    sc->provider_cache_ttl = MRTS_UNSET;
+    sc->refresh_window = MRTS_UNSET;
+    sc->memcached_timeout = MRTS_UNSET;
+    sc->memcached_dead_after = MRTS_UNSET;
+    sc->idle_timeout = MRTS_UNSET;
+    sc->max_lifetime = MRTS_UNSET;
+    sc->touch_interval = MRTS_UNSET;
+    sc->logout_at_provider = MRTS_UNSET;
+    sc->revoke_at_logout = MRTS_UNSET;
     return sc;
 }
 
 #define MERGE_PTR(f) n->f = add->f ? add->f : base->f
-#define MERGE_VAL(f) n->f = add->f != RTS_UNSET ? add->f : base->f
+#define MERGE_VAL(f) n->f = add->f != MRTS_UNSET ? add->f : base->f
 
 /* Lists of names are concatenated: a virtual host's unions include the main server's names. */
 static apr_array_header_t *merge_names(apr_pool_t *p, apr_array_header_t *base,
@@ -64,10 +54,10 @@ static apr_array_header_t *merge_names(apr_pool_t *p, apr_array_header_t *base,
     return apr_array_append(p, base, add);
 }
 
-void *rts_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
+void *mrts_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 {
-    rts_srv_conf_t *base = basev, *add = addv;
-    rts_srv_conf_t *n = apr_pcalloc(p, sizeof(*n));
+    mrts_srv_conf_t *base = basev, *add = addv;
+    mrts_srv_conf_t *n = apr_pcalloc(p, sizeof(*n));
 
     n->enabled = base->enabled || add->enabled;
     MERGE_PTR(metadata_url);
@@ -100,18 +90,18 @@ void *rts_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     return n;
 }
 
-void *rts_config_create_dir(apr_pool_t *p, char *dir)
+void *mrts_config_create_dir(apr_pool_t *p, char *dir)
 {
-    rts_dir_conf_t *dc = apr_pcalloc(p, sizeof(rts_dir_conf_t));
+    mrts_dir_conf_t *dc = apr_pcalloc(p, sizeof(mrts_dir_conf_t));
 
-    dc->unauth_action = RTS_UNSET;
+    dc->unauth_action = MRTS_UNSET;
     return dc;
 }
 
-void *rts_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
+void *mrts_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
 {
-    rts_dir_conf_t *base = basev, *add = addv;
-    rts_dir_conf_t *n = apr_pcalloc(p, sizeof(*n));
+    mrts_dir_conf_t *base = basev, *add = addv;
+    mrts_dir_conf_t *n = apr_pcalloc(p, sizeof(*n));
 
     MERGE_PTR(user_claim);
     MERGE_PTR(user_header);
@@ -121,35 +111,35 @@ void *rts_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     return n;
 }
 
-rts_srv_conf_t *rts_config_srv(const server_rec *s)
+mrts_srv_conf_t *mrts_config_srv(const server_rec *s)
 {
     return ap_get_module_config(s->module_config, &rtsession_module);
 }
 
-rts_dir_conf_t *rts_config_dir(const request_rec *r)
+mrts_dir_conf_t *mrts_config_dir(const request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &rtsession_module);
 }
 
-const char *rts_config_user_claim(const rts_dir_conf_t *dc)
+const char *mrts_config_user_claim(const mrts_dir_conf_t *dc)
 {
-    return dc->user_claim ? dc->user_claim : DEFAULT_USER_CLAIM;
+    return dc->user_claim ? dc->user_claim : RTS_CONFIG_USER_CLAIM;
 }
 
-const char *rts_config_user_header(const rts_dir_conf_t *dc)
+const char *mrts_config_user_header(const mrts_dir_conf_t *dc)
 {
     return dc->user_header ? dc->user_header : DEFAULT_USER_HEADER;
 }
 
-const char *rts_config_at_header(const rts_dir_conf_t *dc)
+const char *mrts_config_at_header(const mrts_dir_conf_t *dc)
 {
     return dc->at_header ? dc->at_header : "";
 }
 
-rts_unauth_action_t rts_config_unauth_action(const rts_dir_conf_t *dc)
+mrts_unauth_action_t mrts_config_unauth_action(const mrts_dir_conf_t *dc)
 {
-    return dc->unauth_action != RTS_UNSET ? (rts_unauth_action_t)dc->unauth_action
-                                          : RTS_UNAUTH_AUTO;
+    return dc->unauth_action != MRTS_UNSET ? (mrts_unauth_action_t)dc->unauth_action
+                                          : MRTS_UNAUTH_AUTO;
 }
 
 /* ---- value checks shared by the setters ---- */
@@ -177,7 +167,7 @@ static int is_url(const char *s)
  * a value from .htaccess (read per request, in the request's pool) only applies where it is. */
 static void remember_name(cmd_parms *cmd, int user_claim, const char *name)
 {
-    rts_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &rtsession_module);
+    mrts_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &rtsession_module);
     apr_array_header_t **list = user_claim ? &sc->user_claims : &sc->identity_headers;
 
     if (cmd->pool != cmd->server->process->pconf) {
@@ -211,9 +201,9 @@ static const char *parse_seconds(cmd_parms *cmd, const char *arg, apr_interval_t
     return NULL;
 }
 
-static rts_srv_conf_t *srv_conf(cmd_parms *cmd)
+static mrts_srv_conf_t *srv_conf(cmd_parms *cmd)
 {
-    rts_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &rtsession_module);
+    mrts_srv_conf_t *sc = ap_get_module_config(cmd->server->module_config, &rtsession_module);
 
     sc->enabled = 1;
     return sc;
@@ -365,7 +355,7 @@ static const char *set_memcached_dead_after(cmd_parms *cmd, void *dc, const char
 
 static const char *add_secret(cmd_parms *cmd, const char *secret)
 {
-    rts_srv_conf_t *sc = srv_conf(cmd);
+    mrts_srv_conf_t *sc = srv_conf(cmd);
 
     if (strlen(secret) < MIN_SECRET_LEN) {
         return apr_psprintf(cmd->pool, "%s: each secret must be at least %d characters long "
@@ -500,19 +490,19 @@ static const char *set_revoke_at_logout(cmd_parms *cmd, void *dc, int flag)
 
 static const char *set_unauth_action(cmd_parms *cmd, void *dcv, const char *arg)
 {
-    rts_dir_conf_t *dc = dcv;
+    mrts_dir_conf_t *dc = dcv;
 
     if (!strcasecmp(arg, "auto")) {
-        dc->unauth_action = RTS_UNAUTH_AUTO;
+        dc->unauth_action = MRTS_UNAUTH_AUTO;
     }
     else if (!strcasecmp(arg, "login")) {
-        dc->unauth_action = RTS_UNAUTH_LOGIN;
+        dc->unauth_action = MRTS_UNAUTH_LOGIN;
     }
     else if (!strcmp(arg, "401")) {
-        dc->unauth_action = RTS_UNAUTH_401;
+        dc->unauth_action = MRTS_UNAUTH_401;
     }
     else if (!strcasecmp(arg, "pass")) {
-        dc->unauth_action = RTS_UNAUTH_PASS;
+        dc->unauth_action = MRTS_UNAUTH_PASS;
     }
     else {
         return "RTSessionUnauthAction: expects auto, login, 401 or pass";
@@ -522,7 +512,7 @@ static const char *set_unauth_action(cmd_parms *cmd, void *dcv, const char *arg)
 
 static const char *set_user_claim(cmd_parms *cmd, void *dcv, const char *arg)
 {
-    ((rts_dir_conf_t *)dcv)->user_claim = arg;
+    ((mrts_dir_conf_t *)dcv)->user_claim = arg;
     remember_name(cmd, 1, arg);
     return NULL;
 }
@@ -531,7 +521,7 @@ static const char *set_user_header(cmd_parms *cmd, void *dcv, const char *arg)
 {
     const char *err = strcasecmp(arg, "off") ? check_header_name(cmd, arg) : NULL;
 
-    ((rts_dir_conf_t *)dcv)->user_header = strcasecmp(arg, "off") ? arg : "";
+    ((mrts_dir_conf_t *)dcv)->user_header = strcasecmp(arg, "off") ? arg : "";
     if (!err && strcasecmp(arg, "off")) {
         remember_name(cmd, 0, arg);
     }
@@ -542,7 +532,7 @@ static const char *set_at_header(cmd_parms *cmd, void *dcv, const char *arg)
 {
     const char *err = strcasecmp(arg, "off") ? check_header_name(cmd, arg) : NULL;
 
-    ((rts_dir_conf_t *)dcv)->at_header = strcasecmp(arg, "off") ? arg : "";
+    ((mrts_dir_conf_t *)dcv)->at_header = strcasecmp(arg, "off") ? arg : "";
     if (!err && strcasecmp(arg, "off")) {
         remember_name(cmd, 0, arg);
     }
@@ -552,15 +542,15 @@ static const char *set_at_header(cmd_parms *cmd, void *dcv, const char *arg)
 static const char *add_claim_header(cmd_parms *cmd, void *dcv, const char *header,
                                     const char *claim)
 {
-    rts_dir_conf_t *dc = dcv;
-    rts_claim_header_t *ch;
+    mrts_dir_conf_t *dc = dcv;
+    mrts_claim_header_t *ch;
     const char *err = check_header_name(cmd, header);
 
     if (err) {
         return err;
     }
     if (!dc->claim_headers) {
-        dc->claim_headers = apr_array_make(cmd->pool, 4, sizeof(rts_claim_header_t));
+        dc->claim_headers = apr_array_make(cmd->pool, 4, sizeof(mrts_claim_header_t));
     }
     ch = apr_array_push(dc->claim_headers);
     ch->header = header;
@@ -569,7 +559,7 @@ static const char *add_claim_header(cmd_parms *cmd, void *dcv, const char *heade
     return NULL;
 }
 
-const command_rec rts_directives[] = {
+const command_rec mrts_directives[] = {
     AP_INIT_TAKE1("RTSessionProviderMetadataURL", set_metadata_url, NULL, RSRC_CONF,
                   "URL of the OpenID Provider's discovery document"),
     AP_INIT_TAKE1("RTSessionIssuer", set_issuer, NULL, RSRC_CONF,
@@ -677,7 +667,7 @@ static int url_clear_and_remote(apr_pool_t *p, const char *url)
     return strcasecmp(u.hostname, "localhost") != 0;
 }
 
-static const char *derived_issuer(apr_pool_t *p, const rts_srv_conf_t *sc)
+static const char *derived_issuer(apr_pool_t *p, const mrts_srv_conf_t *sc)
 {
     apr_size_t ulen, slen = strlen(DISCOVERY_SUFFIX);
 
@@ -691,12 +681,96 @@ static const char *derived_issuer(apr_pool_t *p, const rts_srv_conf_t *sc)
     return NULL;
 }
 
-int rts_config_check(apr_pool_t *p, server_rec *s)
+static apr_status_t wipe_secrets(void *data)
+{
+    apr_array_header_t *secrets = data;
+
+    OPENSSL_cleanse(secrets->elts, (size_t)secrets->nelts * (size_t)secrets->elt_size);
+    return APR_SUCCESS;
+}
+
+/* Adds the names of list not yet in u (header names compare case-insensitively). */
+static void union_add(apr_array_header_t *u, const apr_array_header_t *list, int nocase)
+{
+    int i, j;
+
+    for (i = 0; list && i < list->nelts; i++) {
+        const char *name = APR_ARRAY_IDX(list, i, const char *);
+        for (j = 0; j < u->nelts; j++) {
+            const char *have = APR_ARRAY_IDX(u, j, const char *);
+            if (nocase ? !strcasecmp(have, name) : !strcmp(have, name)) {
+                break;
+            }
+        }
+        if (j == u->nelts) {
+            APR_ARRAY_PUSH(u, const char *) = name;
+        }
+    }
+}
+
+#define TAKE(f, from) do { if (sc->from != MRTS_UNSET) c->f = sc->from; } while (0)
+
+/* The core configuration of one server: the core's defaults, this server's directives, its
+ * keys, then the core's derived values and checks. OK, or non-OK with the reason in *perr. */
+static int core_config(apr_pool_t *p, const mrts_srv_conf_t *sc, rts_config_t **pc,
+                       const char **perr)
+{
+    rts_config_t *c = apr_palloc(p, sizeof(*c));
+    apr_array_header_t *claims;
+    int i;
+
+    rts_config_defaults(c);
+    c->metadata_url = sc->metadata_url;
+    c->issuer = derived_issuer(p, sc);
+    c->client_id = sc->client_id;
+    c->client_secret = sc->client_secret;
+    c->redirect_uri = sc->redirect_uri;
+    c->scope = sc->scope ? sc->scope : c->scope;
+    TAKE(client_auth, client_auth);
+    c->ca_file = sc->ca_file;
+    TAKE(http_timeout, http_timeout);
+    TAKE(refresh_window, refresh_window);
+    TAKE(session_max, max_lifetime);
+    TAKE(idle_timeout, idle_timeout);
+    TAKE(touch_interval, touch_interval);
+    TAKE(metadata_ttl, provider_cache_ttl);
+    TAKE(memcached_timeout, memcached_timeout);
+    TAKE(memcached_dead_after, memcached_dead_after);
+    TAKE(logout_at_provider, logout_at_provider);
+    TAKE(revoke_at_logout, revoke_at_logout);
+    c->logout_path = sc->logout_path;
+    c->backchannel_path = sc->backchannel_path;
+    c->logout_redirect = sc->logout_redirect ? sc->logout_redirect : c->logout_redirect;
+    c->cookie_name = sc->cookie_name ? sc->cookie_name : c->cookie_name;
+    c->secrets = apr_array_make(p, sc->secrets->nelts, sizeof(rts_secret_t));
+    apr_pool_cleanup_register(p, c->secrets, wipe_secrets, apr_pool_cleanup_null);
+    for (i = 0; i < sc->secrets->nelts; i++) {
+        rts_secret_t *sec = apr_array_push(c->secrets);
+        if (rts_secret_derive(p, APR_ARRAY_IDX(sc->secrets, i, const char *), c->issuer,
+                              c->client_id, sec) != APR_SUCCESS) {
+            *perr = "deriving keys from RTSessionSecret failed";
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    /* this server's user claims (its sections and the main server's; sub by default) */
+    claims = apr_array_make(p, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(claims, const char *) = RTS_CONFIG_USER_CLAIM;
+    union_add(claims, sc->user_claims, 0);
+    APR_ARRAY_PUSH(claims, const char *) = NULL;
+    c->user_claims = (const char *const *)claims->elts;
+    if (rts_config_finish(p, c, perr) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    *pc = c;
+    return OK;
+}
+
+int mrts_config_check(apr_pool_t *p, server_rec *s)
 {
     int failed = 0;
 
     for (; s; s = s->next) {
-        rts_srv_conf_t *sc = rts_config_srv(s);
+        mrts_srv_conf_t *sc = mrts_config_srv(s);
         const char *missing[8];
         int n = 0, i;
 
@@ -730,121 +804,49 @@ int rts_config_check(apr_pool_t *p, server_rec *s)
                          sc->metadata_url);
             n++;
         }
-        if (sc->http_timeout != RTS_UNSET && sc->memcached_timeout != RTS_UNSET
-            && sc->memcached_timeout > sc->http_timeout) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, s,
-                         RTSLOGNO(10303) "server %s: RTSessionMemcachedTimeout is longer than "
-                         "RTSessionHTTPTimeout", server_label(p, s));
+        if (!n) {
+            /* the core's own checks, under configtest too (post_config does not run there) */
+            rts_config_t *c;
+            const char *err;
+            if (core_config(p, sc, &c, &err) != OK) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                             RTSLOGNO(10370) "server %s: %s", server_label(p, s), err);
+                n++;
+            }
+            else if (c->memcached_timeout > c->http_timeout) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, s,
+                             RTSLOGNO(10303) "server %s: RTSessionMemcachedTimeout is longer "
+                             "than RTSessionHTTPTimeout", server_label(p, s));
+            }
         }
         failed |= n > 0;
     }
     return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
 }
 
-static apr_status_t wipe_secrets(void *data)
-{
-    apr_array_header_t *secrets = data;
-
-    OPENSSL_cleanse(secrets->elts, (size_t)secrets->nelts * (size_t)secrets->elt_size);
-    return APR_SUCCESS;
-}
-
-/* Adds the names of list not yet in u (header names compare case-insensitively). */
-static void union_add(apr_array_header_t *u, const apr_array_header_t *list, int nocase)
-{
-    int i, j;
-
-    for (i = 0; list && i < list->nelts; i++) {
-        const char *name = APR_ARRAY_IDX(list, i, const char *);
-        for (j = 0; j < u->nelts; j++) {
-            const char *have = APR_ARRAY_IDX(u, j, const char *);
-            if (nocase ? !strcasecmp(have, name) : !strcmp(have, name)) {
-                break;
-            }
-        }
-        if (j == u->nelts) {
-            APR_ARRAY_PUSH(u, const char *) = name;
-        }
-    }
-}
-
-int rts_config_build(apr_pool_t *p, server_rec *s)
+int mrts_config_build(apr_pool_t *p, server_rec *s)
 {
     apr_array_header_t *headers = apr_array_make(p, 8, sizeof(const char *));
     server_rec *first = s;
 
     APR_ARRAY_PUSH(headers, const char *) = DEFAULT_USER_HEADER;
     for (; s; s = s->next) {
-        union_add(headers, rts_config_srv(s)->identity_headers, 1);
+        union_add(headers, mrts_config_srv(s)->identity_headers, 1);
     }
     for (s = first; s; s = s->next) {
-        rts_srv_conf_t *sc = rts_config_srv(s);
+        mrts_srv_conf_t *sc = mrts_config_srv(s);
         rts_config_t *c;
-        apr_array_header_t *claims;
-        int i;
+        const char *err;
 
         sc->scrub_names = headers;
         if (!sc->enabled) {
             continue;
         }
-        c = apr_pcalloc(p, sizeof(*c));
-        c->metadata_url = sc->metadata_url;
-        c->issuer = derived_issuer(p, sc);
-        c->client_id = sc->client_id;
-        c->client_secret = sc->client_secret;
-        c->redirect_uri = sc->redirect_uri;
-        c->scope = sc->scope ? sc->scope : DEFAULT_SCOPE;
-        c->client_auth = sc->client_auth != RTS_UNSET ? (rts_client_auth_t)sc->client_auth
-                                                      : RTS_AUTH_CLIENT_SECRET_BASIC;
-        c->ca_file = sc->ca_file;
-        c->http_timeout = sc->http_timeout != RTS_UNSET ? sc->http_timeout : DEFAULT_HTTP_TIMEOUT;
-        c->connect_timeout = c->http_timeout < apr_time_from_sec(5) ? c->http_timeout
-                                                                    : apr_time_from_sec(5);
-        c->max_response = 256 * 1024;
-        c->leeway = apr_time_from_sec(60);
-        c->iat_max_age = apr_time_from_sec(600);
-        c->refresh_window = sc->refresh_window != RTS_UNSET ? sc->refresh_window
-                                                            : DEFAULT_REFRESH_WINDOW;
-        /* the intent must outlive the token call it covers */
-        c->lock_ttl = c->http_timeout + apr_time_from_sec(5);
-        c->pending_ttl = apr_time_from_sec(600);
-        c->session_max = sc->max_lifetime != RTS_UNSET ? sc->max_lifetime
-                                                       : DEFAULT_MAX_LIFETIME;
-        c->idle_timeout = sc->idle_timeout != RTS_UNSET ? sc->idle_timeout
-                                                        : DEFAULT_IDLE_TIMEOUT;
-        c->touch_interval = sc->touch_interval != RTS_UNSET ? sc->touch_interval
-                                                            : DEFAULT_TOUCH_INTERVAL;
-        c->logout_path = sc->logout_path;
-        c->backchannel_path = sc->backchannel_path;
-        c->logout_redirect = sc->logout_redirect ? sc->logout_redirect : "/";
-        c->logout_at_provider = sc->logout_at_provider != 0;
-        c->revoke_at_logout = sc->revoke_at_logout != 0;
-        /* at least two chances to slide before an active session idles out */
-        if (c->idle_timeout > 0 && c->touch_interval > c->idle_timeout / 2) {
-            c->touch_interval = c->idle_timeout / 2 > 0 ? c->idle_timeout / 2 : 1;
+        if (core_config(p, sc, &c, &err) != OK) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
+                         RTSLOGNO(10304) "server %s: %s", server_label(p, s), err);
+            return HTTP_INTERNAL_SERVER_ERROR;
         }
-        c->metadata_ttl = sc->provider_cache_ttl != RTS_UNSET ? sc->provider_cache_ttl
-                                                              : apr_time_from_sec(3600);
-        c->jwks_min_refetch = apr_time_from_sec(10);
-        c->allowed_algs = default_algs;
-        c->cookie_name = sc->cookie_name ? sc->cookie_name : DEFAULT_COOKIE;
-        c->secrets = apr_array_make(p, sc->secrets->nelts, sizeof(rts_secret_t));
-        apr_pool_cleanup_register(p, c->secrets, wipe_secrets, apr_pool_cleanup_null);
-        for (i = 0; i < sc->secrets->nelts; i++) {
-            rts_secret_t *sec = apr_array_push(c->secrets);
-            if (rts_secret_derive(p, APR_ARRAY_IDX(sc->secrets, i, const char *), c->issuer,
-                                  c->client_id, sec) != APR_SUCCESS) {
-                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
-                             RTSLOGNO(10304) "deriving keys from RTSessionSecret failed");
-                return HTTP_INTERNAL_SERVER_ERROR;
-            }
-        }
-        /* this server's user claims (its sections and the main server's; sub by default) */
-        claims = apr_array_make(p, 4, sizeof(const char *));
-        APR_ARRAY_PUSH(claims, const char *) = DEFAULT_USER_CLAIM;
-        union_add(claims, sc->user_claims, 0);
-        APR_ARRAY_PUSH(claims, const char *) = NULL;
-        c->user_claims = (const char *const *)claims->elts;
         sc->core = c;
         sc->callback_path = rts_flow_callback_path(p, c);
     }

@@ -8,9 +8,9 @@
 #include "rts.h"
 #include "rts_config.h"
 
-#define RTS_UNSET (-1)
+#define MRTS_UNSET (-1)
 
-typedef struct rts_srv_conf_t {
+typedef struct mrts_srv_conf_t {
     int enabled;                       /* some RTSession directive applies to this server */
     const char *metadata_url;
     const char *issuer;
@@ -18,22 +18,22 @@ typedef struct rts_srv_conf_t {
     const char *client_secret;
     const char *redirect_uri;
     const char *scope;
-    int client_auth;                   /* rts_client_auth_t or RTS_UNSET */
+    int client_auth;                   /* rts_client_auth_t or MRTS_UNSET */
     const char *memcached;
     apr_array_header_t *secrets;       /* of const char *; NULL when unset */
     const char *cookie_name;
     const char *ca_file;
-    apr_interval_time_t http_timeout;  /* RTS_UNSET when unset */
-    apr_interval_time_t provider_cache_ttl;   /* RTS_UNSET when unset */
+    apr_interval_time_t http_timeout;  /* MRTS_UNSET when unset */
+    apr_interval_time_t provider_cache_ttl;   /* MRTS_UNSET when unset */
     apr_interval_time_t refresh_window;
     apr_interval_time_t memcached_timeout;
-    apr_interval_time_t memcached_dead_after;  /* RTS_UNSET when unset; 0: never */
+    apr_interval_time_t memcached_dead_after;  /* MRTS_UNSET when unset; 0: never */
     apr_interval_time_t idle_timeout;  /* 0: off */
     apr_interval_time_t max_lifetime;
     apr_interval_time_t touch_interval;
     const char *logout_path;           /* NULL: no logout endpoint */
     const char *logout_redirect;
-    int logout_at_provider;            /* RTS_UNSET, 0 or 1 */
+    int logout_at_provider;            /* MRTS_UNSET, 0 or 1 */
     int revoke_at_logout;
     const char *backchannel_path;      /* NULL: no back-channel logout endpoint */
     /* read from the sections of this server (not .htaccess), for the unions below */
@@ -46,55 +46,56 @@ typedef struct rts_srv_conf_t {
      * user header): a client-sent copy is removed from every request of a server that uses
      * the module, whatever applies to its location */
     const apr_array_header_t *scrub_names;
-    /* per child */
+    /* per child (child_init) */
     rts_store_t *store;
     rts_http_t *http;
     rts_provider_t *provider;
     rts_touch_memo_t *touch_memo;
     rts_claims_memo_t *claims_memo;
-} rts_srv_conf_t;
+    rts_metrics_t *metrics;            /* shared counters; store above is already metered */
+} mrts_srv_conf_t;
 
-typedef struct rts_claim_header_t {
+typedef struct mrts_claim_header_t {
     const char *header;
     const char *claim;
-} rts_claim_header_t;
+} mrts_claim_header_t;
 
 /* What a request without a session gets (RTSessionUnauthAction). */
 typedef enum {
-    RTS_UNAUTH_AUTO = 0,               /* navigations log in, anything else 401 */
-    RTS_UNAUTH_LOGIN,
-    RTS_UNAUTH_401,
-    RTS_UNAUTH_PASS                    /* goes on without identity */
-} rts_unauth_action_t;
+    MRTS_UNAUTH_AUTO = 0,               /* navigations log in, anything else 401 */
+    MRTS_UNAUTH_LOGIN,
+    MRTS_UNAUTH_401,
+    MRTS_UNAUTH_PASS                    /* goes on without identity */
+} mrts_unauth_action_t;
 
-typedef struct rts_dir_conf_t {
+typedef struct mrts_dir_conf_t {
     const char *user_claim;
     const char *user_header;           /* "" means off */
     const char *at_header;             /* "" means off */
-    apr_array_header_t *claim_headers; /* of rts_claim_header_t; NULL when unset */
-    int unauth_action;                 /* rts_unauth_action_t or RTS_UNSET */
-} rts_dir_conf_t;
+    apr_array_header_t *claim_headers; /* of mrts_claim_header_t; NULL when unset */
+    int unauth_action;                 /* mrts_unauth_action_t or MRTS_UNSET */
+} mrts_dir_conf_t;
 
-extern const command_rec rts_directives[];
+extern const command_rec mrts_directives[];
 
-void *rts_config_create_srv(apr_pool_t *p, server_rec *s);
-void *rts_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
-void *rts_config_create_dir(apr_pool_t *p, char *dir);
-void *rts_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
+void *mrts_config_create_srv(apr_pool_t *p, server_rec *s);
+void *mrts_config_merge_srv(apr_pool_t *p, void *basev, void *addv);
+void *mrts_config_create_dir(apr_pool_t *p, char *dir);
+void *mrts_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
 
-rts_srv_conf_t *rts_config_srv(const server_rec *s);
-rts_dir_conf_t *rts_config_dir(const request_rec *r);
+mrts_srv_conf_t *mrts_config_srv(const server_rec *s);
+mrts_dir_conf_t *mrts_config_dir(const request_rec *r);
 
 /* Typed getters that apply the defaults. */
-const char *rts_config_user_claim(const rts_dir_conf_t *dc);
-const char *rts_config_user_header(const rts_dir_conf_t *dc);
-const char *rts_config_at_header(const rts_dir_conf_t *dc);
-rts_unauth_action_t rts_config_unauth_action(const rts_dir_conf_t *dc);
+const char *mrts_config_user_claim(const mrts_dir_conf_t *dc);
+const char *mrts_config_user_header(const mrts_dir_conf_t *dc);
+const char *mrts_config_at_header(const mrts_dir_conf_t *dc);
+mrts_unauth_action_t mrts_config_unauth_action(const mrts_dir_conf_t *dc);
 
 /* Checks every server that uses the module; logs each problem naming the directive and
  * returns non-OK so that startup and `apachectl configtest` fail. */
-int rts_config_check(apr_pool_t *p, server_rec *s);
+int mrts_config_check(apr_pool_t *p, server_rec *s);
 /* Builds the core configuration of every server that uses the module. */
-int rts_config_build(apr_pool_t *p, server_rec *s);
+int mrts_config_build(apr_pool_t *p, server_rec *s);
 
 #endif

@@ -4,8 +4,10 @@
 #include <http_request.h>
 #include "mod_rtsession_private.h"
 #include "mod_rtsession_config.h"
+#include "mod_rtsession_ctx.h"
+#include "mod_rtsession_log.h"
 #include "mod_rtsession_logout.h"
-#include "mod_rtsession_req.h"
+#include "mod_rtsession_page.h"
 #include "rts_logout.h"
 #include "rts_backchannel.h"
 
@@ -51,7 +53,7 @@ static int json_answer(request_rec *r, int status, const char *error, const char
 
 /* OpenID Connect Back-Channel Logout 1.0 §2.8: 200 on success, 400 with a JSON error,
  * Cache-Control: no-store either way. */
-static int backchannel(request_rec *r, rts_srv_conf_t *sc)
+static int backchannel(request_rec *r, mrts_srv_conf_t *sc)
 {
     const char *ctype = apr_table_get(r->headers_in, "Content-Type");
     const char *body;
@@ -74,7 +76,7 @@ static int backchannel(request_rec *r, rts_srv_conf_t *sc)
         return json_answer(r, 400, "invalid_request", "the request body is missing or too large");
     }
     rts_result_reset(&res);
-    rv = rts_backchannel_handle(rts_req_ctx(r, sc), body, len, &ended, &res);
+    rv = rts_backchannel_handle(mrts_ctx_make(r, sc), body, len, &ended, &res);
     if (rv == APR_SUCCESS) {
         return json_answer(r, 200, NULL, NULL);
     }
@@ -83,9 +85,9 @@ static int backchannel(request_rec *r, rts_srv_conf_t *sc)
 }
 
 /* quick_handler: before any <Location>, so the logout paths work whatever protects them. */
-int rts_logout_quick_handler(request_rec *r, int lookup_uri)
+int mrts_logout_quick_handler(request_rec *r, int lookup_uri)
 {
-    rts_srv_conf_t *sc = rts_config_srv(r->server);
+    mrts_srv_conf_t *sc = mrts_config_srv(r->server);
     rts_outcome_t out;
     rts_ctx_t *ctx;
     int rc, is_backchannel;
@@ -103,7 +105,7 @@ int rts_logout_quick_handler(request_rec *r, int lookup_uri)
         if (!sc->store || !sc->http || !sc->provider) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           "[rid %s] " RTSLOGNO(10322) "back-channel logout endpoint: "
-                          "mod_rtsession is not initialised for server %s", rts_req_log_id(r),
+                          "mod_rtsession is not initialised for server %s", mrts_log_id(r),
                           r->server->server_hostname);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -116,7 +118,7 @@ int rts_logout_quick_handler(request_rec *r, int lookup_uri)
     if (!sc->store || !sc->http || !sc->provider) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "[rid %s] " RTSLOGNO(10321) "logout endpoint: mod_rtsession is not "
-                      "initialised for server %s (see earlier errors)", rts_req_log_id(r),
+                      "initialised for server %s (see earlier errors)", mrts_log_id(r),
                       r->server->server_hostname);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -124,10 +126,10 @@ int rts_logout_quick_handler(request_rec *r, int lookup_uri)
     if ((rc = ap_discard_request_body(r)) != OK) {
         return rc;
     }
-    ctx = rts_req_ctx(r, sc);
-    if (rts_logout_handle(ctx, rts_req_describe(r), apr_table_get(r->headers_in, "Sec-Fetch-Site"),
+    ctx = mrts_ctx_make(r, sc);
+    if (rts_logout_handle(ctx, mrts_ctx_describe(r), apr_table_get(r->headers_in, "Sec-Fetch-Site"),
                           &out) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    return rts_req_respond(r, &out);
+    return mrts_page_respond(r, &out);
 }

@@ -4,6 +4,6 @@
 
 #include <httpd.h>
 
-int rts_logout_quick_handler(request_rec *r, int lookup_uri);
+int mrts_logout_quick_handler(request_rec *r, int lookup_uri);
 
 #endif

@@ -14,7 +14,7 @@
 #include <http_request.h>
 #include <ap_mpm.h>
 #include "mod_rtsession_private.h"
-#include "mod_rtsession_req.h"
+#include "mod_rtsession_log.h"
 #include "mod_rtsession_status.h"
 #include "rts_metrics.h"
 
@@ -39,8 +39,8 @@ static apr_status_t metrics_shm_create(server_rec *s, apr_shm_t **pshm)
     return apr_shm_create(pshm, sizeof(rts_metrics_t), fname, pool);
 }
 
-static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                              server_rec *s)
+int mrts_status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s)
 {
     rts_metrics_t **retained = ap_retained_data_get(RETAINED_KEY);
     apr_shm_t *shm;
@@ -64,15 +64,12 @@ static int status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *p
     return OK;
 }
 
-void rts_status_attach(rts_ctx_t *ctx)
+rts_metrics_t *mrts_status_metrics(void)
 {
-    if (shared_metrics) {
-        ctx->metrics = shared_metrics;
-        ctx->store = rts_metrics_store_wrap(ctx->pool, ctx->store, shared_metrics);
-    }
+    return shared_metrics;
 }
 
-static int status_handler(request_rec *r)
+int mrts_status_handler(request_rec *r)
 {
     if (!r->handler || strcmp(r->handler, STATUS_HANDLER)) {
         return DECLINED;
@@ -84,7 +81,7 @@ static int status_handler(request_rec *r)
     if (!shared_metrics) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "[rid %s] " RTSLOGNO(10351) "rtsession-status: no shared counters (see "
-                      "RTS10350 at startup)", rts_req_log_id(r));
+                      "RTS10350 at startup)", mrts_log_id(r));
         return HTTP_SERVICE_UNAVAILABLE;
     }
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
@@ -94,10 +91,4 @@ static int status_handler(request_rec *r)
     }
     ap_rputs(rts_metrics_format(r->pool, shared_metrics), r);
     return OK;
-}
-
-void rts_status_register_hooks(apr_pool_t *p)
-{
-    ap_hook_post_config(status_post_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -5,9 +5,12 @@
 #include <httpd.h>
 #include "rts.h"
 
-/* Registers the post_config hook that maps the counters and the handler. */
-void rts_status_register_hooks(apr_pool_t *p);
-/* Points ctx at the shared counters and meters its store (no-op when they are missing). */
-void rts_status_attach(rts_ctx_t *ctx);
+/* post_config: maps the counters (once per httpd lifetime; children inherit them). */
+int mrts_status_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                            server_rec *s);
+/* handler: the counters in the Prometheus text format. */
+int mrts_status_handler(request_rec *r);
+/* The shared counters, NULL when they could not be mapped (the module counts nothing). */
+rts_metrics_t *mrts_status_metrics(void);
 
 #endif

@@ -1,5 +1,6 @@
 /* The core's view of the configuration: plain data, no Apache types. The glue builds one per
- * virtual host at post_config and validates it there. */
+ * virtual host: rts_config_defaults, then the configured values, then rts_config_finish (the
+ * derived values and the checks). The unit tests build theirs the same way. */
 #ifndef RTS_CONFIG_H
 #define RTS_CONFIG_H
 
@@ -29,16 +30,17 @@ struct rts_config_t {
     rts_client_auth_t client_auth;
     const char *ca_file;               /* NULL: system trust store */
     apr_interval_time_t http_timeout;  /* each call to the provider */
-    apr_interval_time_t connect_timeout;
+    apr_interval_time_t connect_timeout; /* derived: the HTTP timeout, at most 5 s */
     apr_size_t max_response;           /* bytes accepted from the provider per response */
     apr_interval_time_t leeway;        /* clock skew tolerated on exp/iat/nbf */
     apr_interval_time_t iat_max_age;   /* an ID token issued longer ago than this is refused */
     apr_interval_time_t refresh_window;/* refresh when the access token expires within this */
-    apr_interval_time_t lock_ttl;      /* refresh intent lifetime; > http_timeout */
+    apr_interval_time_t lock_ttl;      /* derived: refresh intent lifetime, HTTP timeout + 5 s */
     apr_interval_time_t pending_ttl;   /* lifetime of a pending login (state) */
     apr_interval_time_t session_max;   /* absolute session lifetime */
     apr_interval_time_t idle_timeout;  /* a session unused this long ends; 0: none */
-    apr_interval_time_t touch_interval;/* the idle timeout slides at most once per this */
+    apr_interval_time_t touch_interval;/* the idle timeout slides at most once per this; at
+                                        * most half the idle timeout (rts_config_finish) */
     apr_interval_time_t metadata_ttl;  /* how long discovery + JWKS are cached */
     apr_interval_time_t jwks_min_refetch; /* at most one JWKS refetch per this, on unknown kid */
     const char *const *allowed_algs;   /* NULL-terminated */
@@ -52,6 +54,19 @@ struct rts_config_t {
     /* every RTSessionUserClaim of the server's configuration (and the default, sub),
      * NULL-terminated: a login whose ID token carries one of them unusable is refused */
     const char *const *user_claims;
+    apr_interval_time_t memcached_timeout;    /* bound of each store operation */
+    apr_interval_time_t memcached_dead_after; /* a failing server's keys are lost after; 0: never */
 };
+
+/* The claim that becomes the user name unless RTSessionUserClaim says otherwise. */
+#define RTS_CONFIG_USER_CLAIM "sub"
+
+/* Every setting at its default (the directives' documented defaults); the required ones
+ * (provider, client, redirect URI, secrets) NULL. */
+void rts_config_defaults(rts_config_t *c);
+/* Computes the derived values (connect timeout, intent lifetime, touch interval clamp) and
+ * checks what the core relies on. APR_SUCCESS, or RTS_ECONFIG with a sentence naming the
+ * directive in *perr (allocated from p). Run it again after changing a setting. */
+apr_status_t rts_config_finish(apr_pool_t *p, rts_config_t *c, const char **perr);
 
 #endif

@@ -57,9 +57,6 @@
 #define RTS_TOKEN_DESC_MAX      200
 #define RTS_TOKEN_REASON        "upstream_error"
 
-#define RTS_TOKEN_DEF_TIMEOUT       apr_time_from_sec(10)
-#define RTS_TOKEN_DEF_CONN_TIMEOUT  apr_time_from_sec(5)
-#define RTS_TOKEN_DEF_MAX_RESPONSE  (64 * 1024)
 #define RTS_TOKEN_RETRY_AFTER_MAX   (24 * 3600)     /* seconds: bounds the arithmetic only */
 
 /* 1*VSCHAR */
@@ -393,16 +390,16 @@ static apr_status_t token_request(rts_ctx_t *ctx, const char *token_endpoint,
     rts_token_client_auth(p, cfg, req.headers, &body);
     req.body = body;
     req.body_len = strlen(body);
-    req.timeout = cfg->http_timeout > 0 ? cfg->http_timeout : RTS_TOKEN_DEF_TIMEOUT;
+    /* the bounds come from rts_config_finish, which refuses a configuration without them */
+    req.timeout = cfg->http_timeout;
     if (timeout > 0 && timeout < req.timeout) {
         req.timeout = timeout;
     }
-    req.connect_timeout = cfg->connect_timeout > 0 ? cfg->connect_timeout
-                                                    : RTS_TOKEN_DEF_CONN_TIMEOUT;
+    req.connect_timeout = cfg->connect_timeout;
     if (req.connect_timeout > req.timeout) {
         req.connect_timeout = req.timeout;
     }
-    req.max_response = cfg->max_response > 0 ? cfg->max_response : RTS_TOKEN_DEF_MAX_RESPONSE;
+    req.max_response = cfg->max_response;
     req.once = 1;                   /* a code or refresh token is spent at most once */
 
     rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_DEBUG, 0, RTS_LOGNO(10400)

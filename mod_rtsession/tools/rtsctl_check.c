@@ -188,7 +188,7 @@ static void check_server(tally_t *t, apr_pool_t *p, const char *config, apr_inte
 int rtsctl_check(apr_pool_t *p, const rtsctl_settings_t *st, const rts_config_t *cfg,
                  const char *where, const char *keys_err, int verbose)
 {
-    apr_interval_time_t mc_timeout = rtsctl_conf_memcached_timeout(st);
+    apr_interval_time_t mc_timeout = cfg->memcached_timeout;
     rts_ctx_t *ctx = rtsctl_ctx(p, cfg, verbose);
     rts_store_t *s;
     tally_t t = {0};

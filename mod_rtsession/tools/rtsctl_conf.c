@@ -6,6 +6,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/crypto.h>
+#include "rts.h"
 #include "rts_record.h"
 #include "rts_store.h"
 #include "rtsctl_conf.h"
@@ -15,11 +16,6 @@
 #define MIN_SECRET_LEN 32                 /* as the module: mod_rtsession_config.c */
 #define DISCOVERY_SUFFIX "/.well-known/openid-configuration"
 
-/* The module's defaults (mod_rtsession_config.c, rts_config_build). */
-#define DEFAULT_HTTP_TIMEOUT apr_time_from_sec(10)
-#define DEFAULT_MEMCACHED_TIMEOUT apr_time_from_msec(1000)
-#define DEFAULT_MAX_LIFETIME apr_time_from_sec(8 * 3600)
-#define DEFAULT_IDLE_TIMEOUT apr_time_from_sec(3600)
 
 void rtsctl_settings_init(rtsctl_settings_t *st)
 {
@@ -174,6 +170,9 @@ const char *rtsctl_conf_set(apr_pool_t *p, rtsctl_settings_t *st, const char *se
     }
     else if (!strcasecmp(name, "CAFile")) {
         st->ca_file = root_relative(p, server_root, arg);
+    }
+    else if (!strcasecmp(name, "RedirectURI")) {
+        st->redirect_uri = arg;
     }
     else if (!strcasecmp(name, "BackchannelLogoutPath")) {
         st->backchannel_path = arg;
@@ -430,6 +429,7 @@ static void merge(rtsctl_settings_t *out, const rtsctl_settings_t *v)
     OVER(memcached);
     OVER(secrets);
     OVER(ca_file);
+    OVER(redirect_uri);
     OVER(backchannel_path);
     OVER_VAL(http_timeout);
     OVER_VAL(memcached_timeout);
@@ -501,12 +501,6 @@ const char *rtsctl_conf_read(apr_pool_t *p, const char *file, const char *server
 
 /* ---- the core configuration ---- */
 
-apr_interval_time_t rtsctl_conf_memcached_timeout(const rtsctl_settings_t *st)
-{
-    return st->memcached_timeout != RTSCTL_UNSET ? st->memcached_timeout
-                                                 : DEFAULT_MEMCACHED_TIMEOUT;
-}
-
 static const char *derived_issuer(apr_pool_t *p, const rtsctl_settings_t *st)
 {
     apr_size_t ulen, slen = strlen(DISCOVERY_SUFFIX);
@@ -536,6 +530,7 @@ const char *rtsctl_conf_build(apr_pool_t *p, const rtsctl_settings_t *st, const 
     const char *err;
     int i;
 
+    rts_config_defaults(c);
     c->metadata_url = st->metadata_url;
     c->issuer = derived_issuer(p, st);
     c->client_id = st->client_id;
@@ -564,21 +559,25 @@ const char *rtsctl_conf_build(apr_pool_t *p, const rtsctl_settings_t *st, const 
             return apr_psprintf(p, "RTSessionMemcached: %s", err);
         }
     }
-    c->client_auth = st->client_auth != RTSCTL_UNSET ? (rts_client_auth_t)st->client_auth
-                                                     : RTS_AUTH_CLIENT_SECRET_BASIC;
+    if (st->client_auth != RTSCTL_UNSET) {
+        c->client_auth = (rts_client_auth_t)st->client_auth;
+    }
     c->ca_file = st->ca_file;
-    c->http_timeout = st->http_timeout != RTSCTL_UNSET ? st->http_timeout : DEFAULT_HTTP_TIMEOUT;
-    c->connect_timeout = c->http_timeout < apr_time_from_sec(5) ? c->http_timeout
-                                                                : apr_time_from_sec(5);
-    c->max_response = 256 * 1024;
-    c->leeway = apr_time_from_sec(60);
-    c->iat_max_age = apr_time_from_sec(600);
-    c->session_max = st->max_lifetime != RTSCTL_UNSET ? st->max_lifetime : DEFAULT_MAX_LIFETIME;
-    c->idle_timeout = st->idle_timeout != RTSCTL_UNSET ? st->idle_timeout : DEFAULT_IDLE_TIMEOUT;
-    c->metadata_ttl = apr_time_from_sec(3600);
-    c->jwks_min_refetch = apr_time_from_sec(10);
+    if (st->http_timeout != RTSCTL_UNSET) {
+        c->http_timeout = st->http_timeout;
+    }
+    if (st->memcached_timeout != RTSCTL_UNSET) {
+        c->memcached_timeout = st->memcached_timeout;
+    }
+    if (st->max_lifetime != RTSCTL_UNSET) {
+        c->session_max = st->max_lifetime;
+    }
+    if (st->idle_timeout != RTSCTL_UNSET) {
+        c->idle_timeout = st->idle_timeout;
+    }
+    c->redirect_uri = st->redirect_uri;
     c->backchannel_path = st->backchannel_path;
-    c->secrets = apr_array_make(p, st->secrets ? st->secrets->nelts : 0, sizeof(rts_secret_t));
+    c->secrets = apr_array_make(p, st->secrets ? st->secrets->nelts : 1, sizeof(rts_secret_t));
     apr_pool_cleanup_register(p, c->secrets, wipe_secrets, apr_pool_cleanup_null);
     for (i = 0; strchr(need, 'k') && i < st->secrets->nelts; i++) {
         rts_secret_t *sec = apr_array_push(c->secrets);
@@ -586,6 +585,18 @@ const char *rtsctl_conf_build(apr_pool_t *p, const rtsctl_settings_t *st, const 
                               c->client_id, sec) != APR_SUCCESS) {
             return "deriving the keys from RTSessionSecret failed";
         }
+    }
+    /* rts_config_finish derives the rest (connect timeout, ...) and checks the whole as the
+     * module does; what this command does not use stands in with an inert value (an all-zero
+     * secret when no keys are derived: such a command reads and writes no record) */
+    if (!c->redirect_uri) c->redirect_uri = "/rtsession/callback";
+    if (!c->metadata_url) c->metadata_url = "https://unused.invalid" DISCOVERY_SUFFIX;
+    if (!c->issuer) c->issuer = "https://unused.invalid";
+    if (!c->client_id) c->client_id = "unused";
+    if (!c->client_secret) c->client_secret = "unused";
+    if (!c->secrets->nelts) apr_array_push(c->secrets);
+    if (rts_config_finish(p, c, &err) != APR_SUCCESS) {
+        return err;
     }
     *pcfg = c;
     return NULL;

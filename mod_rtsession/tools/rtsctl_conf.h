@@ -7,6 +7,7 @@
 
 #include <apr_pools.h>
 #include <apr_tables.h>
+#include "rts.h"
 #include "rts_config.h"
 
 #define RTSCTL_UNSET (-1)
@@ -20,6 +21,7 @@ typedef struct rtsctl_settings_t {
     const char *memcached;
     apr_array_header_t *secrets;        /* of const char *; the first seals, all open */
     const char *ca_file;
+    const char *redirect_uri;
     const char *backchannel_path;
     apr_interval_time_t http_timeout;   /* RTSCTL_UNSET: the module's default */
     apr_interval_time_t memcached_timeout;
@@ -44,15 +46,13 @@ const char *rtsctl_conf_read(apr_pool_t *p, const char *file, const char *server
 const char *rtsctl_conf_set(apr_pool_t *p, rtsctl_settings_t *st, const char *server_root,
                             const char *name, const char *arg);
 
-/* The core configuration of these settings, with the module's defaults and derivations and the
- * keys of every secret (rts_secret_derive: bound to issuer and client id). need: a string of
+/* The core configuration of these settings, with the module's defaults and derived values
+ * (rts_config_defaults, rts_config_finish: as the module builds its own) and the keys of every
+ * secret (rts_secret_derive: bound to issuer and client id). need: a string of
  * what the command needs, among 'p' (provider: metadata URL, client id and secret), 'k' (keys:
  * issuer, client id, secrets) and 'm' (memcached). NULL or an error message naming what is
  * missing (and the flag that sets it). */
 const char *rtsctl_conf_build(apr_pool_t *p, const rtsctl_settings_t *st, const char *need,
                               rts_config_t **pcfg);
-
-/* RTSessionMemcachedTimeout, or the module's default. */
-apr_interval_time_t rtsctl_conf_memcached_timeout(const rtsctl_settings_t *st);
 
 #endif

@@ -147,7 +147,7 @@ rts_ctx_t *rtsctl_ctx(apr_pool_t *p, const rts_config_t *cfg, int verbose)
 static int open_store(rts_ctx_t *ctx, const rtsctl_settings_t *st)
 {
     apr_status_t rv = rts_store_memcached_create(ctx->pool, st->memcached, 1,
-                                                 rtsctl_conf_memcached_timeout(st), &ctx->store);
+                                                 ctx->cfg->memcached_timeout, &ctx->store);
 
     if (rv != APR_SUCCESS) {
         fprintf(stderr, "rtsessionctl: creating the memcached client failed: %s\n",

@@ -33,8 +33,9 @@ LOG_LEVEL = os.environ.get("RTS_BENCH_LOGLEVEL", "warn")   # trace logging would
 class BenchHttpd(Httpd):
     """An Httpd with extra LoadModule lines (mod_auth_openidc) and a quiet log level."""
 
-    def __init__(self, name, port, pki, with_module=True, extra_modules=()):
-        super().__init__(name, port, pki, with_module=with_module, log_level=LOG_LEVEL)
+    def __init__(self, name, port, pki, with_module=True, extra_modules=(), module=None):
+        super().__init__(name, port, pki, with_module=with_module, log_level=LOG_LEVEL,
+                         module=module)
         self.extra_modules = list(extra_modules)
 
     def _modules_conf(self) -> str:
@@ -150,9 +151,11 @@ class Env:
 """)
         return h.start()
 
-    def httpd(self, name: str, test_conf: str, with_module: bool = True, extra_modules=()) -> Httpd:
+    def httpd(self, name: str, test_conf: str, with_module: bool = True, extra_modules=(),
+              module=None) -> Httpd:
         port = self.httpd_ports[len(self.httpds)]
-        h = BenchHttpd(name, port, self.pki, with_module=with_module, extra_modules=extra_modules)
+        h = BenchHttpd(name, port, self.pki, with_module=with_module, extra_modules=extra_modules,
+                       module=module)
         h.install(test_conf)
         self.httpds.append(h.start())
         return h

@@ -52,6 +52,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--no-openidc", action="store_true")
+    ap.add_argument("--baseline-module", metavar="SO",
+                    help="another build of mod_rtsession (e.g. of the previous release), measured "
+                         "as variant B0 in the same interleaved rounds: a before/after figure")
     ap.add_argument("--unloaded-seconds", type=int, default=5)
     ap.add_argument("--memcached-own-cpu", action="store_true",
                     help="memcached on the last CPU, everything else on the others: memcached "
@@ -63,13 +66,17 @@ def main():
     if args.memcached_own_cpu:
         assert len(cpus) >= 2, "--memcached-own-cpu needs 2 CPUs"
         os.sched_setaffinity(0, cpus[:-1])    # inherited by everything started from here
-    with bl.Env(n_httpd=3) as env:
+    with bl.Env(n_httpd=4 if args.baseline_module else 3) as env:
         if args.memcached_own_cpu:
             pin_process(env.memcached.proc.pid, cpus[-1:])
         plain = env.httpd("plain", env.plain_conf(), with_module=False)
         rts = env.httpd("rts", env.rts_conf())
         variants = {"A plain proxy": (plain, {}),
                     "B mod_rtsession": (rts, {"Cookie": f"{RTS_COOKIE}={env.login(rts, RTS_COOKIE)}"})}
+        if args.baseline_module:
+            base_h = env.httpd("rts-baseline", env.rts_conf(), module=args.baseline_module)
+            variants["B0 baseline module"] = (
+                base_h, {"Cookie": f"{RTS_COOKIE}={env.login(base_h, RTS_COOKIE)}"})
         if not args.no_openidc:
             try:
                 oidc = env.openidc_httpd()

@@ -207,10 +207,19 @@ def used_httpds(request):
 
 
 @pytest.fixture
-def httpd_for(httpd_pool, used_httpds):
-    """httpd_for(name, config_text, with_module=True) -> a running Httpd with that config."""
+def httpd_for(httpd_pool, used_httpds, used_browsers):
+    """httpd_for(name, config_text, with_module=True) -> a running Httpd with that config.
+    After a change of configuration (a graceful restart) the test's browsers drop their
+    kept-alive connections: the old children close them, and one may be closed just as a
+    request is sent on it ("Remote end closed connection without response")."""
     def get(name: str, text: str, with_module: bool = True) -> Httpd:
-        h = ensure_config(httpd_pool.get(name, with_module), text)
+        h = httpd_pool.get(name, with_module)
+        generation = h.generation
+        h = ensure_config(h, text)
+        if h.generation != generation:
+            for b in used_browsers:
+                for adapter in b.adapters.values():
+                    adapter.close()
         h.error_log.mark()
         used_httpds.append(h)
         return h

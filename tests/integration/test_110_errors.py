@@ -156,3 +156,15 @@ def test_configtest_short_secret(httpd_for, make_config):
                             replace=("RTSessionSecret", "RTSessionSecret " + "s" * 31))
     assert r.returncode != 0
     assert "RTSessionSecret" in r.stdout + r.stderr
+
+
+def test_configtest_endpoint_paths_collide(httpd_for, make_config):
+    # the core's checks (rts_config_finish) run under configtest: a logout endpoint on the
+    # redirect URI's path would never answer (the callback is served first)
+    r = _configtest_without(httpd_for, make_config,
+                            replace=("RTSessionRedirectURI",
+                                     "RTSessionRedirectURI /rtsession/callback\n"
+                                     "RTSessionLogoutPath /rtsession/callback"))
+    assert r.returncode != 0
+    assert "RTS10370" in r.stdout + r.stderr
+    assert "RTSessionLogoutPath" in r.stdout + r.stderr

@@ -233,8 +233,8 @@ def test_cluster_dead_server_costs_one_login(cluster, httpd_for, make_config, pk
     grace its users get 503 (it may come back with their sessions); after it, an XHR gets 401
     and a navigation is sent to log in (RTS10005), never a 503 for ever; the new session lands
     on a live server and works through both instances."""
-    # RTS10001: a login in a child that has not yet met the dead server may try it once
-    log_expect.extend(["RTS10004", "RTS10600", "RTS10001"])
+    # RTS10010: a login in a child that has not yet met the dead server may try it once
+    log_expect.extend(["RTS10004", "RTS10600", "RTS10010"])
     conf = cluster_conf(cluster, make_config, server_extra="RTSessionMemcachedDeadAfter 2\n")
     h1, h2 = httpd_for("main", conf), httpd_for("second", conf)
     cookies = login_users(pki, h1.url, 6)
@@ -268,7 +268,16 @@ def test_cluster_dead_server_costs_one_login(cluster, httpd_for, make_config, pk
             break
         time.sleep(0.5)
     assert set(statuses) == {401} and 503 not in navs, f"after the grace: {statuses} {navs}"
-    relog = login_users(pki, h2.url, 3)
+    relog = []
+    for i in range(3):
+        for attempt in range(4):
+            # a child that has not yet met the dead server may have placed the login's
+            # single-use marker there: that login answers 503 once, the next one goes on
+            try:
+                relog += login_users(pki, h2.url, 1)
+                break
+            except AssertionError as e:
+                assert "got 503" in str(e) and attempt < 3, e
     for c in relog:
         assert server_of(cluster, session_secret, c) != victim
         assert xhr(pki, f"{h1.url}/app/relogged", c).status_code == 200

@@ -41,6 +41,7 @@ int main(void)
     srunner_add_suite(sr, rts_suite_logout());
     srunner_add_suite(sr, rts_suite_provider());
     srunner_add_suite(sr, rts_suite_identity());
+    srunner_add_suite(sr, rts_suite_config());
 
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);

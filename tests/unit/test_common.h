@@ -27,5 +27,6 @@ Suite *rts_suite_lifetime(void);
 Suite *rts_suite_logout(void);
 Suite *rts_suite_provider(void);
 Suite *rts_suite_identity(void);
+Suite *rts_suite_config(void);
 
 #endif

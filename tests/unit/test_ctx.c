@@ -26,12 +26,29 @@ static void env_sleep(void *baton, apr_interval_time_t t)
     }
 }
 
+rts_config_t *test_config_required(apr_pool_t *p)
+{
+    rts_config_t *c = apr_palloc(p, sizeof(*c));
+    rts_secret_t *sec;
+    static const char secret[] = "0123456789abcdef0123456789abcdef";
+
+    rts_config_defaults(c);
+    c->metadata_url = TEST_ISSUER "/.well-known/openid-configuration";
+    c->issuer = TEST_ISSUER;
+    c->client_id = TEST_CLIENT_ID;
+    c->client_secret = "s3cret";
+    c->redirect_uri = "/rtsession/callback";
+    c->secrets = apr_array_make(p, 1, sizeof(rts_secret_t));
+    sec = apr_array_push(c->secrets);
+    ck_assert_int_eq(rts_secret_derive(p, secret, c->issuer, c->client_id, sec), APR_SUCCESS);
+    return c;
+}
+
 test_env_t *test_env_create(apr_pool_t *p)
 {
     test_env_t *env = apr_pcalloc(p, sizeof(*env));
-    rts_config_t *c = apr_pcalloc(p, sizeof(*c));
-    rts_secret_t *sec;
-    static const char secret[] = "0123456789abcdef0123456789abcdef";
+    rts_config_t *c = test_config_required(p);
+    const char *err;
 
     env->pool = p;
     env->now = TEST_T0;
@@ -41,29 +58,14 @@ test_env_t *test_env_create(apr_pool_t *p)
     fake_http_use_clock(env->fh, &env->now);
     rts_provider_create(p, &env->provider);
 
-    c->metadata_url = TEST_ISSUER "/.well-known/openid-configuration";
-    c->issuer = TEST_ISSUER;
-    c->client_id = TEST_CLIENT_ID;
-    c->client_secret = "s3cret";
-    c->redirect_uri = "/rtsession/callback";
+    /* the module's defaults and derived values, then what the tests need otherwise: a
+     * shorter HTTP timeout, the algorithms of test_keys.c, no idle timeout (tests of the idle
+     * slide set it) */
     c->scope = "openid email";
-    c->client_auth = RTS_AUTH_CLIENT_SECRET_BASIC;
     c->http_timeout = apr_time_from_sec(5);
-    c->connect_timeout = apr_time_from_sec(2);
-    c->max_response = 65536;
-    c->leeway = apr_time_from_sec(60);
-    c->iat_max_age = apr_time_from_sec(600);
-    c->refresh_window = apr_time_from_sec(60);
-    c->lock_ttl = apr_time_from_sec(10);
-    c->pending_ttl = apr_time_from_sec(600);
-    c->session_max = apr_time_from_sec(8 * 3600);
-    c->metadata_ttl = apr_time_from_sec(3600);
-    c->jwks_min_refetch = apr_time_from_sec(10);
+    c->idle_timeout = 0;
     c->allowed_algs = test_algs;
-    c->cookie_name = "rtsession";
-    c->secrets = apr_array_make(p, 1, sizeof(rts_secret_t));
-    sec = apr_array_push(c->secrets);
-    ck_assert_int_eq(rts_secret_derive(p, secret, c->issuer, c->client_id, sec), APR_SUCCESS);
+    ck_assert_int_eq(rts_config_finish(p, c, &err), APR_SUCCESS);
     env->cfg = c;
     ck_assert_int_eq(rts_claims_memo_create(p, &env->claims_memo), APR_SUCCESS);
     return env;

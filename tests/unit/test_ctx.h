@@ -28,6 +28,9 @@ typedef struct test_env_t {
     unsigned sleeps;
 } test_env_t;
 
+/* A configuration with the module's defaults (rts_config_defaults), the required settings of
+ * TEST_ISSUER / TEST_CLIENT_ID and one module secret; not finished (rts_config_finish). */
+rts_config_t *test_config_required(apr_pool_t *p);
 /* A test environment in p (store, HTTP, provider shared by every context made from it). */
 test_env_t *test_env_create(apr_pool_t *p);
 /* A request context on the environment (one per simulated request/process). */

@@ -35,8 +35,9 @@ def mpm() -> str:
 
 class Httpd:
     def __init__(self, name: str, port: int, pki, with_module: bool = True,
-                 log_level: str | None = None):
+                 log_level: str | None = None, module=None):
         self.name = name
+        self.module = module      # the .so to load; None: paths.module_path()
         self.port = port
         self.pki = pki
         self.with_module = with_module
@@ -60,7 +61,7 @@ class Httpd:
             if m not in builtin_modules():
                 lines.append(f"LoadModule {m}_module {MODULES_DIR}/mod_{m}.so")
         if self.with_module:
-            lines.append(f"LoadModule rtsession_module {paths.module_path()}")
+            lines.append(f"LoadModule rtsession_module {self.module or paths.module_path()}")
         return "\n".join(lines) + "\n"
 
     def _mpm_conf(self) -> str:
