@@ -84,12 +84,12 @@ void mrts_headers_scrub(request_rec *r, const mrts_srv_conf_t *sc, const mrts_di
     if (cookie && sc->core) {
         const char *names[7];
         const char *rest;
-        names[0] = rts_flow_session_cookie(r->pool, sc->core, 1);
-        names[1] = rts_flow_session_cookie(r->pool, sc->core, 0);
-        names[2] = rts_flow_pending_cookie(r->pool, sc->core, 1);
-        names[3] = rts_flow_pending_cookie(r->pool, sc->core, 0);
-        names[4] = rts_logout_cookie(r->pool, sc->core, 1);
-        names[5] = rts_logout_cookie(r->pool, sc->core, 0);
+        names[0] = rts_cookie_name(r->pool, sc->core->cookie_name, RTS_COOKIE_SESSION, 1);
+        names[1] = rts_cookie_name(r->pool, sc->core->cookie_name, RTS_COOKIE_SESSION, 0);
+        names[2] = rts_cookie_name(r->pool, sc->core->cookie_name, RTS_COOKIE_LOGIN, 1);
+        names[3] = rts_cookie_name(r->pool, sc->core->cookie_name, RTS_COOKIE_LOGIN, 0);
+        names[4] = rts_cookie_name(r->pool, sc->core->cookie_name, RTS_COOKIE_LOGOUT, 1);
+        names[5] = rts_cookie_name(r->pool, sc->core->cookie_name, RTS_COOKIE_LOGOUT, 0);
         names[6] = NULL;
         rest = rts_cookie_strip(r->pool, cookie, names);
         if (rest) {

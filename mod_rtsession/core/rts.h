@@ -60,8 +60,6 @@ typedef struct rts_ctx_t {
     rts_metrics_t *metrics;        /* shared counters (rts_metrics.h); NULL counts nothing */
 } rts_ctx_t;
 
-apr_time_t rts_now(const rts_ctx_t *ctx);
-void rts_sleep(const rts_ctx_t *ctx, apr_interval_time_t t);
 const char *rts_strerror(apr_pool_t *p, apr_status_t rv);
 /* One of the module's own codes above, which apr_strerror does not know. */
 int rts_is_own_status(apr_status_t rv);

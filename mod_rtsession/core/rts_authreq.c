@@ -3,6 +3,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_authreq.h"
 #include "rts_config.h"
 #include "rts_record.h"
@@ -19,9 +20,9 @@
 #define PENDING_COOKIE_AD "rts:pc"
 
 apr_status_t rts_authreq_new(apr_pool_t *p, const char *return_url, apr_time_t now,
-                             rts_pending_t **ppending)
+                             rts_provider_trip_t **ppending)
 {
-    rts_pending_t *pd = apr_pcalloc(p, sizeof(*pd));
+    rts_provider_trip_t *pd = apr_pcalloc(p, sizeof(*pd));
     apr_status_t rv;
 
     if ((rv = rts_random_token(p, RTS_AUTHREQ_RANDOM_BYTES, &pd->state)) != APR_SUCCESS
@@ -37,7 +38,7 @@ apr_status_t rts_authreq_new(apr_pool_t *p, const char *return_url, apr_time_t n
 
 const char *rts_authreq_url(apr_pool_t *p, const char *authorization_endpoint,
                             const char *client_id, const char *redirect_uri, const char *scope,
-                            const rts_pending_t *pending)
+                            const rts_provider_trip_t *pending)
 {
     const char *query = rts_form_build(p,
         "response_type", "code",
@@ -60,8 +61,8 @@ static const char *pending_key(apr_pool_t *p, const rts_secret_t *secret, const 
 }
 
 /* The plaintext both forms share: nonce, verifier, return URL, creation time. */
-static const char *pending_plain(rts_ctx_t *ctx, const rts_pending_t *pd, const char *return_url,
-                                 apr_size_t *plen)
+static const char *pending_plain(rts_ctx_t *ctx, const rts_provider_trip_t *pd,
+                                 const char *return_url, apr_size_t *plen)
 {
     json_t *o = rts_json_pool_own(ctx->pool, json_object());
 
@@ -78,10 +79,10 @@ static const char *pending_plain(rts_ctx_t *ctx, const rts_pending_t *pd, const 
 /* Parses an opened plaintext into a pending login of state; checks its age. RTS_EBADTOKEN when
  * malformed, APR_ENOENT when too old. */
 static apr_status_t pending_parse(rts_ctx_t *ctx, const char *state, const char *plain,
-                                  apr_size_t plain_len, rts_pending_t **ppending)
+                                  apr_size_t plain_len, rts_provider_trip_t **ppending)
 {
     json_t *o;
-    rts_pending_t *pd;
+    rts_provider_trip_t *pd;
     apr_int64_t t, ms;
 
     if (rts_json_parse_object(ctx->pool, plain, plain_len, PENDING_MAX_PLAIN, &o) != APR_SUCCESS
@@ -107,7 +108,7 @@ static apr_status_t pending_parse(rts_ctx_t *ctx, const char *state, const char 
     return APR_SUCCESS;
 }
 
-apr_status_t rts_authreq_cookie_value(rts_ctx_t *ctx, const rts_pending_t *pd,
+apr_status_t rts_authreq_cookie_value(rts_ctx_t *ctx, const rts_provider_trip_t *pd,
                                       const char **pvalue)
 {
     const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, 0, rts_secret_t);
@@ -144,7 +145,7 @@ int rts_authreq_cookie_sealed(const char *value)
 }
 
 apr_status_t rts_authreq_cookie_open(rts_ctx_t *ctx, const char *value, const char *state,
-                                     rts_pending_t **ppending)
+                                     rts_provider_trip_t **ppending)
 {
     const char *dot = value ? strchr(value, '.') : NULL;
     const char *cookie_state, *blob, *plain;
@@ -212,7 +213,7 @@ apr_status_t rts_authreq_consume(rts_ctx_t *ctx, const char *state)
     return rv == APR_ENOENT ? APR_SUCCESS : rv;
 }
 
-void rts_authreq_place(rts_ctx_t *ctx, rts_pending_t *pd)
+void rts_authreq_place(rts_ctx_t *ctx, rts_provider_trip_t *pd)
 {
     int i;
 
@@ -227,7 +228,7 @@ void rts_authreq_place(rts_ctx_t *ctx, rts_pending_t *pd)
     }
 }
 
-apr_status_t rts_authreq_save(rts_ctx_t *ctx, const rts_pending_t *pd)
+apr_status_t rts_authreq_save(rts_ctx_t *ctx, const rts_provider_trip_t *pd)
 {
     const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, 0, rts_secret_t);
     const char *key = pending_key(ctx->pool, secret, pd->state);
@@ -249,7 +250,7 @@ apr_status_t rts_authreq_save(rts_ctx_t *ctx, const rts_pending_t *pd)
     return ctx->store->add(ctx->store, NULL, key, sealed, sealed_len, ttl ? ttl : 1);
 }
 
-apr_status_t rts_authreq_take(rts_ctx_t *ctx, const char *state, rts_pending_t **ppending)
+apr_status_t rts_authreq_take(rts_ctx_t *ctx, const char *state, rts_provider_trip_t **ppending)
 {
     int i;
 

@@ -2,11 +2,13 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_backchannel.h"
 #include "rts_config.h"
 #include "rts_crypto.h"
 #include "rts_jose.h"
 #include "rts_json.h"
+#include "rts_jwt_claims.h"
 #include "rts_lifetime.h"
 #include "rts_log.h"
 #include "rts_metrics.h"
@@ -300,54 +302,21 @@ static apr_status_t invalid(rts_result_t *res, apr_pool_t *p, const char *why)
 static apr_status_t check_claims(rts_ctx_t *ctx, const rts_jws_t *jws, rts_result_t *res)
 {
     const rts_config_t *cfg = ctx->cfg;
-    const json_t *c = jws->claims, *aud, *events, *ev;
-    apr_time_t now = rts_now(ctx);
-    apr_int64_t iat, exp;
-    const char *iss = rts_json_str(c, "iss"), *sid, *sub;
-    apr_status_t rv;
-    int aud_ok = 0;
+    const json_t *c = jws->claims, *events, *ev;
+    rts_jwt_times_t times = { rts_now(ctx), cfg->leeway, cfg->iat_max_age, 1 };
+    const char *iss = rts_json_str(c, "iss"), *jti = rts_json_str(c, "jti"), *sid, *sub, *why;
 
-    if (jws->typ && strcmp(jws->typ, "logout+jwt") && strcmp(jws->typ, "JWT")
-        && strcasecmp(jws->typ, "application/logout+jwt")) {
-        return invalid(res, ctx->pool, "unexpected typ");
+    /* typ, aud and the times follow the rules of every JWT (rts_jwt_claims.h); exp may be
+     * absent (drafts before Back-Channel Logout 1.0 final did not have it) */
+    if (rts_jwt_check_typ(ctx->pool, jws->typ, "logout+jwt", &why) != APR_SUCCESS) {
+        return invalid(res, ctx->pool, why);
     }
     if (!iss || strcmp(iss, cfg->issuer)) {
         return invalid(res, ctx->pool, "wrong issuer");
     }
-    aud = json_object_get(c, "aud");
-    if (json_is_string(aud)) {
-        aud_ok = !strcmp(json_string_value(aud), cfg->client_id);
-    }
-    else if (json_is_array(aud)) {
-        size_t i;
-        json_t *a;
-        json_array_foreach(aud, i, a) {
-            aud_ok |= json_is_string(a) && !strcmp(json_string_value(a), cfg->client_id);
-        }
-    }
-    if (!aud_ok) {
-        return invalid(res, ctx->pool, "audience is not this client");
-    }
-    if (rts_json_int(c, "iat", &iat) != APR_SUCCESS) {
-        return invalid(res, ctx->pool, "iat missing");
-    }
-    /* NumericDates bounded (0..year 9999) before scaling to microseconds: no signed overflow
-     * (found by tests/fuzz, target logout) */
-    if (iat < 0 || iat > 253402300799LL) {
-        return invalid(res, ctx->pool, "iat out of range");
-    }
-    if (apr_time_from_sec(iat) > now + cfg->leeway) {
-        return invalid(res, ctx->pool, "issued in the future");
-    }
-    if (cfg->iat_max_age > 0 && apr_time_from_sec(iat) < now - cfg->iat_max_age - cfg->leeway) {
-        return invalid(res, ctx->pool, "issued too long ago");
-    }
-    rv = rts_json_int(c, "exp", &exp);
-    if (rv == APR_SUCCESS && (exp < 0 || exp > 253402300799LL)) {
-        return invalid(res, ctx->pool, "exp out of range");
-    }
-    if (rv == APR_EINVAL || (rv == APR_SUCCESS && apr_time_from_sec(exp) + cfg->leeway <= now)) {
-        return invalid(res, ctx->pool, "expired");
+    if (rts_jwt_check_aud(c, cfg->client_id, NULL, &why) != APR_SUCCESS
+        || rts_jwt_check_times(c, &times, &why) != APR_SUCCESS) {
+        return invalid(res, ctx->pool, why);
     }
     events = json_object_get(c, "events");
     ev = json_is_object(events) ? json_object_get(events, RTS_BACKCHANNEL_EVENT) : NULL;
@@ -356,6 +325,10 @@ static apr_status_t check_claims(rts_ctx_t *ctx, const rts_jws_t *jws, rts_resul
     }
     if (json_object_get(c, "nonce")) {
         return invalid(res, ctx->pool, "a nonce is present (an ID token?)");
+    }
+    /* §2.4: jti is REQUIRED; without it a token could not be told from its replay */
+    if (!jti || !*jti || strlen(jti) > RTS_BACKCHANNEL_JTI_MAX) {
+        return invalid(res, ctx->pool, "jti missing, empty, not a string or over-long");
     }
     sid = rts_json_str(c, "sid");
     sub = rts_json_str(c, "sub");
@@ -563,7 +536,7 @@ apr_status_t rts_backchannel_handle(rts_ctx_t *ctx, const char *body, apr_size_t
     sid = rts_json_str(claims, "sid");
     sub = rts_json_str(claims, "sub");
     jti = rts_json_str(claims, "jti");
-    rts_json_int(claims, "iat", &iat);   /* checked present by the validation */
+    rts_jwt_numeric_date(claims, "iat", &iat);   /* checked by the validation */
     rv = check_replay(ctx, jti, res);
     if (rv == RTS_EBADTOKEN) {
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,

@@ -21,6 +21,8 @@
 #include "rts_session.h"
 
 #define RTS_BACKCHANNEL_EVENT "http://schemas.openid.net/event/backchannel-logout"
+/* The longest jti accepted (it names a store record through an HMAC, so only a sanity bound). */
+#define RTS_BACKCHANNEL_JTI_MAX 256
 #define RTS_BACKCHANNEL_INDEX_MAX 64
 #define RTS_LOGOUT_TOKEN_MAX (16 * 1024)
 
@@ -46,8 +48,8 @@ apr_status_t rts_backchannel_index_add(rts_ctx_t *ctx, const rts_session_t *s,
 apr_status_t rts_backchannel_session_check(rts_ctx_t *ctx, const rts_session_t *s);
 
 /* Validates a logout token (§2.6): signature with the provider's JWKS (one refetch on an
- * unknown key), typ absent/JWT/logout+jwt, iss, aud contains client_id, iat present and not in
- * the future nor older than cfg->iat_max_age, exp (when present) not passed, events with the
+ * unknown key), then typ, aud and times by the rules of every JWT (rts_jwt_claims.h: typ
+ * absent, JWT or logout+jwt; aud containing client_id; iat required, exp optional), iss, events with the
  * back-channel logout member (a JSON object), no nonce, sid and/or sub.
  * RTS_EBADTOKEN with res->description saying which rule failed; a provider failure as returned
  * by the provider cache. *pclaims: the validated claims. */

@@ -4,11 +4,11 @@
 #include <apr_strings.h>
 #include "rts.h"
 #include "rts_config.h"
+#include "rts_cookie.h"
 #include "rts_flow.h"
 #include "rts_store.h"
 
 #define DEF_SCOPE            "openid"
-#define DEF_COOKIE           "rtsession"
 #define DEF_HTTP_TIMEOUT     apr_time_from_sec(10)
 #define DEF_MAX_RESPONSE     (256 * 1024)
 #define DEF_LEEWAY           apr_time_from_sec(60)
@@ -49,7 +49,7 @@ void rts_config_defaults(rts_config_t *c)
     c->metadata_ttl = DEF_METADATA_TTL;
     c->jwks_min_refetch = DEF_JWKS_MIN_REFETCH;
     c->allowed_algs = default_algs;
-    c->cookie_name = DEF_COOKIE;
+    c->cookie_name = RTS_COOKIE_DEFAULT_NAME;
     c->logout_redirect = "/";
     c->logout_at_provider = 1;
     c->revoke_at_logout = 1;
@@ -109,7 +109,7 @@ apr_status_t rts_config_finish(apr_pool_t *p, rts_config_t *c, const char **perr
     c->connect_timeout = c->http_timeout < CONNECT_TIMEOUT_MAX ? c->http_timeout
                                                                : CONNECT_TIMEOUT_MAX;
     /* the intent must outlive the token call it covers */
-    c->lock_ttl = c->http_timeout + INTENT_MARGIN;
+    c->intent_ttl = c->http_timeout + INTENT_MARGIN;
     /* at least two chances to slide before an active session idles out */
     if (c->idle_timeout > 0 && c->touch_interval > c->idle_timeout / 2) {
         c->touch_interval = c->idle_timeout / 2 > 0 ? c->idle_timeout / 2 : 1;

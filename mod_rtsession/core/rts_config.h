@@ -35,7 +35,7 @@ struct rts_config_t {
     apr_interval_time_t leeway;        /* clock skew tolerated on exp/iat/nbf */
     apr_interval_time_t iat_max_age;   /* an ID token issued longer ago than this is refused */
     apr_interval_time_t refresh_window;/* refresh when the access token expires within this */
-    apr_interval_time_t lock_ttl;      /* derived: refresh intent lifetime, HTTP timeout + 5 s */
+    apr_interval_time_t intent_ttl;    /* derived: refresh intent lifetime, HTTP timeout + 5 s */
     apr_interval_time_t pending_ttl;   /* lifetime of a pending login (state) */
     apr_interval_time_t session_max;   /* absolute session lifetime */
     apr_interval_time_t idle_timeout;  /* a session unused this long ends; 0: none */

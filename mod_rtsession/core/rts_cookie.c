@@ -136,9 +136,12 @@ const char *rts_cookie_strip(apr_pool_t *p, const char *header, const char *cons
     return st.out;
 }
 
-const char *rts_cookie_name(apr_pool_t *p, const char *name, int secure)
+const char *rts_cookie_name(apr_pool_t *p, const char *base, rts_cookie_kind_t kind, int secure)
 {
-    return secure ? apr_pstrcat(p, "__Host-", name, NULL) : name;
+    static const char *const suffix[RTS_COOKIE_KINDS] = {"", "_login", "_logout"};
+
+    return apr_pstrcat(p, secure ? "__Host-" : "", base,
+                       (unsigned)kind < RTS_COOKIE_KINDS ? suffix[kind] : "", NULL);
 }
 
 const char *rts_cookie_build(apr_pool_t *p, const char *name, const char *value, int secure,

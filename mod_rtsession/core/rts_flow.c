@@ -2,6 +2,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_flow.h"
 #include "rts_authreq.h"
 #include "rts_claims_memo.h"
@@ -10,6 +11,7 @@
 #include "rts_claim.h"
 #include "rts_cookie.h"
 #include "rts_json.h"
+#include "rts_jwt_claims.h"
 #include "rts_lifetime.h"
 #include "rts_log.h"
 #include "rts_metrics.h"
@@ -19,18 +21,7 @@
 #include "rts_token.h"
 #include "rts_util.h"
 
-#define PENDING_SUFFIX "_login"
 #define RETRY_AFTER_SECS 2
-
-const char *rts_flow_session_cookie(apr_pool_t *p, const rts_config_t *cfg, int secure)
-{
-    return rts_cookie_name(p, cfg->cookie_name, secure);
-}
-
-const char *rts_flow_pending_cookie(apr_pool_t *p, const rts_config_t *cfg, int secure)
-{
-    return rts_cookie_name(p, apr_pstrcat(p, cfg->cookie_name, PENDING_SUFFIX, NULL), secure);
-}
 
 const char *rts_flow_redirect_uri(apr_pool_t *p, const rts_config_t *cfg, const rts_req_t *req)
 {
@@ -75,6 +66,11 @@ void rts_flow_out_init(rts_ctx_t *ctx, rts_outcome_t *out)
     out_init(ctx, out);
 }
 
+const char *rts_flow_cookie(const rts_ctx_t *ctx, rts_cookie_kind_t kind, int secure)
+{
+    return rts_cookie_name(ctx->pool, ctx->cfg->cookie_name, kind, secure);
+}
+
 void rts_flow_add_cookie(rts_ctx_t *ctx, rts_outcome_t *out, const char *name, const char *value,
                          int secure, apr_int64_t max_age)
 {
@@ -109,7 +105,7 @@ static apr_status_t out_error(rts_ctx_t *ctx, rts_outcome_t *out, int status, co
 static apr_status_t start_login(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t *out)
 {
     const rts_provider_meta_t *meta;
-    rts_pending_t *pending;
+    rts_provider_trip_t *pending;
     const char *return_url = rts_return_url_ok(req->uri) ? req->uri : "/", *cookie;
     apr_status_t rv;
 
@@ -137,7 +133,7 @@ static apr_status_t start_login(rts_ctx_t *ctx, const rts_req_t *req, rts_outcom
         rts_metric_login_failed(ctx, "other");
         return out_error(ctx, out, 500, "internal", "the login could not be started");
     }
-    add_cookie(ctx, out, rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), cookie,
+    add_cookie(ctx, out, rts_flow_cookie(ctx, RTS_COOKIE_LOGIN, req->secure), cookie,
                req->secure, apr_time_sec(ctx->cfg->pending_ttl));
     out->kind = RTS_OUT_REDIRECT;
     out->http_status = 302;
@@ -156,7 +152,7 @@ static apr_status_t restart_login(rts_ctx_t *ctx, const rts_req_t *req, rts_outc
 {
     apr_status_t rv = start_login(ctx, req, out);
 
-    add_cookie(ctx, out, rts_flow_session_cookie(ctx->pool, ctx->cfg, req->secure), "",
+    add_cookie(ctx, out, rts_flow_cookie(ctx, RTS_COOKIE_SESSION, req->secure), "",
                req->secure, 0);
     return rv;
 }
@@ -172,11 +168,11 @@ apr_status_t rts_flow_authenticate(rts_ctx_t *ctx, const rts_req_t *req, rts_out
 
     out_init(ctx, out);
     rv = rts_cookie_get(ctx->pool, req->cookie_header,
-                        rts_flow_session_cookie(ctx->pool, ctx->cfg, req->secure), &id);
+                        rts_flow_cookie(ctx, RTS_COOKIE_SESSION, req->secure), &id);
     if (rv == APR_EINVAL) {
         /* Two session cookies (one planted) or an oversized header: refuse to guess, and
          * clear ours so the next attempt can succeed. */
-        add_cookie(ctx, out, rts_flow_session_cookie(ctx->pool, ctx->cfg, req->secure), "",
+        add_cookie(ctx, out, rts_flow_cookie(ctx, RTS_COOKIE_SESSION, req->secure), "",
                    req->secure, 0);
         return out_error(ctx, out, 400, "bad_cookie",
                          "the request carries conflicting or oversized session cookies");
@@ -267,7 +263,7 @@ static apr_status_t callback_error(rts_ctx_t *ctx, const rts_req_t *req, rts_out
                    out->result.description ? out->result.description : "");
     rts_metric_login_failed(ctx, error);
     if (clear_pending) {
-        add_cookie(ctx, out, rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), "",
+        add_cookie(ctx, out, rts_flow_cookie(ctx, RTS_COOKIE_LOGIN, req->secure), "",
                    req->secure, 0);
     }
     out->result.error = error;
@@ -284,8 +280,8 @@ static int index_new_session(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome_t
     apr_int64_t auth_time;
     apr_status_t rv;
 
-    if (rts_json_int(claims, "auth_time", &auth_time) != APR_SUCCESS
-        && rts_json_int(claims, "iat", &auth_time) != APR_SUCCESS) {
+    if (rts_jwt_numeric_date(claims, "auth_time", &auth_time) != APR_SUCCESS
+        && rts_jwt_numeric_date(claims, "iat", &auth_time) != APR_SUCCESS) {
         auth_time = 0;
     }
     rv = rts_backchannel_index_add(ctx, s, auth_time, login_started);
@@ -362,9 +358,9 @@ static apr_status_t create_session(rts_ctx_t *ctx, const rts_req_t *req, rts_out
                                                          login_started)) {
         return APR_SUCCESS;   /* the error page is set */
     }
-    add_cookie(ctx, out, rts_flow_session_cookie(ctx->pool, ctx->cfg, req->secure), s->id,
+    add_cookie(ctx, out, rts_flow_cookie(ctx, RTS_COOKIE_SESSION, req->secure), s->id,
                req->secure, -1);
-    add_cookie(ctx, out, rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), "",
+    add_cookie(ctx, out, rts_flow_cookie(ctx, RTS_COOKIE_LOGIN, req->secure), "",
                req->secure, 0);
     out->kind = RTS_OUT_REDIRECT;
     out->http_status = 302;
@@ -382,7 +378,7 @@ apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome
     apr_table_t *params;
     const char *state, *cookie_state = NULL, *code, *error, *iss;
     const rts_provider_meta_t *meta;
-    rts_pending_t *pending;
+    rts_provider_trip_t *pending;
     rts_token_set_t *tokens;
     json_t *claims;
     apr_time_t started;
@@ -399,7 +395,7 @@ apr_status_t rts_flow_callback(rts_ctx_t *ctx, const rts_req_t *req, rts_outcome
     error = apr_table_get(params, "error");
     iss = apr_table_get(params, "iss");
     rts_cookie_get(ctx->pool, req->cookie_header,
-                   rts_flow_pending_cookie(ctx->pool, ctx->cfg, req->secure), &cookie_state);
+                   rts_flow_cookie(ctx, RTS_COOKIE_LOGIN, req->secure), &cookie_state);
 
     /* The state must be ours, in this browser: the URL and the cookie agree. */
     if (!state || !cookie_state || !rts_authreq_value_ok(state)) {

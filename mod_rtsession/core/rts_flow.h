@@ -7,6 +7,7 @@
 #include <apr_tables.h>
 #include <jansson.h>
 #include "rts.h"
+#include "rts_cookie.h"
 #include "rts_result.h"
 #include "rts_session.h"
 
@@ -40,9 +41,6 @@ typedef struct rts_outcome_t {
     rts_result_t result;
 } rts_outcome_t;
 
-/* The name of the session cookie / pending-login cookie as sent for this request. */
-const char *rts_flow_session_cookie(apr_pool_t *p, const rts_config_t *cfg, int secure);
-const char *rts_flow_pending_cookie(apr_pool_t *p, const rts_config_t *cfg, int secure);
 /* The redirect URI for this request (configured absolute URL, or origin + path). */
 const char *rts_flow_redirect_uri(apr_pool_t *p, const rts_config_t *cfg, const rts_req_t *req);
 /* The path part of the configured redirect URI (what the callback is recognised by). */
@@ -51,6 +49,8 @@ const char *rts_flow_callback_path(apr_pool_t *p, const rts_config_t *cfg);
 /* Outcome helpers for other request handlers of the core (logout): a fresh outcome, a
  * Set-Cookie (max_age < 0: session cookie, 0: delete), an error page outcome. */
 void rts_flow_out_init(rts_ctx_t *ctx, rts_outcome_t *out);
+/* The name of the module's cookie of this kind as sent for this request (rts_cookie_name). */
+const char *rts_flow_cookie(const rts_ctx_t *ctx, rts_cookie_kind_t kind, int secure);
 void rts_flow_add_cookie(rts_ctx_t *ctx, rts_outcome_t *out, const char *name, const char *value,
                          int secure, apr_int64_t max_age);
 apr_status_t rts_flow_out_error(rts_ctx_t *ctx, rts_outcome_t *out, int status,

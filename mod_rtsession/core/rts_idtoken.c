@@ -2,21 +2,14 @@
  * (refresh), RFC 8725 (JWT best practices), RFC 7519 §4.1 (NumericDate).
  *
  * Decisions where the specifications leave a choice (see docs/security.md):
- * - typ: absent, "JWT" or "application/jwt" (both case-insensitive: RFC 7515 §4.1.9 allows the
- *   "application/" prefix to be omitted and media types are case-insensitive). Anything else,
- *   notably "at+jwt" (RFC 9068) or "logout+jwt", is refused: a JWT of another kind signed by
- *   the same provider must not pass for an ID token (RFC 8725 §3.11). A non-string typ is
- *   refused too.
+ * - typ, aud, exp, iat, nbf, auth_time: the rules every JWT of the module follows
+ *   (rts_jwt_claims.h): typ absent or JWT (no other kind of JWT passes for an ID token), aud a
+ *   string or a non-empty array of strings containing client_id, NumericDates floored, bounded
+ *   to year 9999, leeway both ways.
  * - iss: exact byte-wise comparison, no normalisation (no trailing-slash tolerance).
- * - aud: a string, or a non-empty array of strings only. An array with more than one element
- *   requires azp (OIDC Core says SHOULD; we make it MUST); additional audiences are then
- *   accepted when azp equals our client_id.
+ * - aud: an array with more than one element requires azp (OIDC Core says SHOULD; we make it
+ *   MUST); additional audiences are then accepted when azp equals our client_id.
  * - azp: when present, a string equal to client_id, even with a single audience.
- * - NumericDate claims (exp, iat, nbf, auth_time): JSON numbers; a fractional value is
- *   floored; values outside 0..RTS_IDTOKEN_TIME_MAX (year 9999) or JSON strings are refused.
- * - leeway widens every time check: exp (now < exp + leeway), iat in the future
- *   (iat <= now + leeway), nbf (nbf <= now + leeway) and the maximum age
- *   (iat >= now - iat_max_age - leeway): clock skew works in both directions.
  * - sub: a string of 1..255 characters of printable ASCII (%x20-7E). OIDC Core §2 only says
  *   ASCII; we also refuse control characters because sub is passed on in request headers.
  * - nonce: checked (constant time) only when the caller expects one (login); on refresh a
@@ -30,16 +23,15 @@
  */
 #include <string.h>
 #include <apr_strings.h>
-#include <apr_cstr.h>
 #include <jansson.h>
 #include "rts.h"
 #include "rts_jose.h"
+#include "rts_jwt_claims.h"
 #include "rts_result.h"
 #include "rts_util.h"
 #include "rts_idtoken.h"
 
 #define RTS_IDTOKEN_SUB_MAX   255
-#define RTS_IDTOKEN_TIME_MAX  253402300799LL   /* 9999-12-31T23:59:59Z */
 #define RTS_IDTOKEN_REASON    "invalid_id_token"
 
 static apr_status_t idt_fail(rts_result_t *res, apr_pool_t *p, const char *what)
@@ -59,36 +51,6 @@ static apr_status_t idt_relabel(rts_result_t *res, apr_pool_t *p, apr_status_t s
                           res->description);
 }
 
-/* A NumericDate claim in microseconds: APR_ENOENT when absent, APR_EINVAL when not a number
- * in range. Fractional seconds are floored. */
-static apr_status_t idt_get_time(const json_t *claims, const char *name, apr_time_t *pt)
-{
-    const json_t *v = json_object_get(claims, name);
-    double d;
-
-    if (!v) {
-        return APR_ENOENT;
-    }
-    if (json_is_integer(v)) {
-        json_int_t i = json_integer_value(v);
-        if (i < 0 || i > RTS_IDTOKEN_TIME_MAX) {
-            return APR_EINVAL;
-        }
-        *pt = apr_time_from_sec((apr_time_t)i);
-        return APR_SUCCESS;
-    }
-    if (json_is_real(v)) {
-        d = json_real_value(v);
-        if (!(d >= 0 && d < (double)RTS_IDTOKEN_TIME_MAX + 1)) {
-            return APR_EINVAL; /* also NaN */
-        }
-        /* truncation is the floor for non-negative values */
-        *pt = apr_time_from_sec((apr_time_t)d);
-        return APR_SUCCESS;
-    }
-    return APR_EINVAL;
-}
-
 static int idt_is_printable(const char *s, apr_size_t len)
 {
     apr_size_t i;
@@ -102,105 +64,30 @@ static int idt_is_printable(const char *s, apr_size_t len)
     return 1;
 }
 
-static apr_status_t idt_check_typ(apr_pool_t *p, const rts_jws_t *jws, rts_result_t *res)
+/* The shared rules (rts_jwt_claims.c) under this validator's error. */
+static apr_status_t idt_check_shared(apr_pool_t *p, const rts_jws_t *jws,
+                                     const rts_idtoken_expect_t *expect, rts_result_t *res)
 {
-    const json_t *typ = json_object_get(jws->header, "typ");
-    const char *s;
+    const json_t *azp = json_object_get(jws->claims, "azp");
+    rts_jwt_times_t times = { expect->now ? expect->now : apr_time_now(), expect->leeway,
+                              expect->iat_max_age, 0 };
+    apr_size_t n_aud = 0;
+    const char *why;
 
-    if (!typ) {
-        return APR_SUCCESS;
+    if (rts_jwt_check_aud(jws->claims, expect->client_id, &n_aud, &why) != APR_SUCCESS) {
+        return idt_fail(res, p, why);
     }
-    if (!json_is_string(typ)) {
-        return idt_fail(res, p, "typ header is not a string");
-    }
-    s = json_string_value(typ);
-    if (apr_cstr_casecmp(s, "JWT") != 0 && apr_cstr_casecmp(s, "application/jwt") != 0) {
-        return idt_fail(res, p, "typ header is not JWT");
-    }
-    return APR_SUCCESS;
-}
-
-static apr_status_t idt_check_aud(apr_pool_t *p, const json_t *claims, const char *client_id,
-                                  rts_result_t *res)
-{
-    const json_t *aud = json_object_get(claims, "aud");
-    const json_t *azp = json_object_get(claims, "azp");
-    const json_t *v;
-    size_t i, n;
-    int found = 0;
-
-    if (!aud) {
-        return idt_fail(res, p, "aud missing");
-    }
-    if (json_is_string(aud)) {
-        n = 1;
-        found = strcmp(json_string_value(aud), client_id) == 0;
-    }
-    else if (json_is_array(aud)) {
-        n = json_array_size(aud);
-        if (n == 0) {
-            return idt_fail(res, p, "aud is an empty array");
-        }
-        json_array_foreach(aud, i, v) {
-            if (!json_is_string(v)) {
-                return idt_fail(res, p, "aud contains a non-string element");
-            }
-            if (strcmp(json_string_value(v), client_id) == 0) {
-                found = 1;
-            }
-        }
-    }
-    else {
-        return idt_fail(res, p, "aud is neither a string nor an array");
-    }
-    if (!found) {
-        return idt_fail(res, p, "aud does not contain the client_id");
-    }
+    /* azp (OIDC Core §2): required with several audiences (SHOULD there; MUST here) */
     if (azp) {
-        if (!json_is_string(azp) || strcmp(json_string_value(azp), client_id) != 0) {
+        if (!json_is_string(azp) || strcmp(json_string_value(azp), expect->client_id) != 0) {
             return idt_fail(res, p, "azp is not the client_id");
         }
     }
-    else if (n > 1) {
+    else if (n_aud > 1) {
         return idt_fail(res, p, "several audiences but no azp");
     }
-    return APR_SUCCESS;
-}
-
-static apr_status_t idt_check_times(apr_pool_t *p, const json_t *claims,
-                                    const rts_idtoken_expect_t *expect, rts_result_t *res)
-{
-    apr_time_t exp, iat, nbf, auth_time;
-    apr_time_t now = expect->now ? expect->now : apr_time_now();
-    apr_interval_time_t leeway = expect->leeway > 0 ? expect->leeway : 0;
-    apr_status_t rv;
-
-    rv = idt_get_time(claims, "exp", &exp);
-    if (rv != APR_SUCCESS) {
-        return idt_fail(res, p, rv == APR_ENOENT ? "exp missing" : "exp is not a NumericDate");
-    }
-    if (now >= exp + leeway) {
-        return idt_fail(res, p, "expired (exp)");
-    }
-    rv = idt_get_time(claims, "iat", &iat);
-    if (rv != APR_SUCCESS) {
-        return idt_fail(res, p, rv == APR_ENOENT ? "iat missing" : "iat is not a NumericDate");
-    }
-    if (iat > now + leeway) {
-        return idt_fail(res, p, "issued in the future (iat)");
-    }
-    if (expect->iat_max_age > 0 && iat < now - expect->iat_max_age - leeway) {
-        return idt_fail(res, p, "issued too long ago (iat)");
-    }
-    rv = idt_get_time(claims, "nbf", &nbf);
-    if (rv == APR_EINVAL) {
-        return idt_fail(res, p, "nbf is not a NumericDate");
-    }
-    if (rv == APR_SUCCESS && nbf > now + leeway) {
-        return idt_fail(res, p, "not yet valid (nbf)");
-    }
-    if (idt_get_time(claims, "auth_time", &auth_time) == APR_EINVAL) {
-        return idt_fail(res, p, "auth_time is not a NumericDate");
+    if (rts_jwt_check_times(jws->claims, &times, &why) != APR_SUCCESS) {
+        return idt_fail(res, p, why);
     }
     return APR_SUCCESS;
 }
@@ -281,10 +168,7 @@ static apr_status_t idt_check_claims(apr_pool_t *p, const rts_jws_t *jws, const 
         return idt_fail(res, p, "sub differs from the session's subject");
     }
 
-    if ((rv = idt_check_aud(p, claims, expect->client_id, res)) != APR_SUCCESS) {
-        return rv;
-    }
-    if ((rv = idt_check_times(p, claims, expect, res)) != APR_SUCCESS) {
+    if ((rv = idt_check_shared(p, jws, expect, res)) != APR_SUCCESS) {
         return rv;
     }
 
@@ -308,6 +192,7 @@ apr_status_t rts_idtoken_validate(apr_pool_t *p, const char *id_token, apr_size_
                                   rts_jws_t **pjws, rts_result_t *res)
 {
     rts_jws_t *jws = NULL;
+    const char *why;
     apr_status_t rv;
 
     *pjws = NULL;
@@ -330,9 +215,8 @@ apr_status_t rts_idtoken_validate(apr_pool_t *p, const char *id_token, apr_size_
     if (rv != APR_SUCCESS) {
         return idt_relabel(res, p, RTS_EBADTOKEN, 401, "malformed");
     }
-    rv = idt_check_typ(p, jws, res);
-    if (rv != APR_SUCCESS) {
-        return rv;
+    if (rts_jwt_check_typ(p, jws->typ, NULL, &why) != APR_SUCCESS) {
+        return idt_fail(res, p, why);
     }
     rv = rts_jws_verify(p, jws, jwks, expect->allowed_algs, res);
     if (rv == RTS_ENOKEY) {

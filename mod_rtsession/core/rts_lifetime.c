@@ -1,6 +1,7 @@
 /* Session lifetime checks and the idle-timeout slide by memcached touch. */
 #include <string.h>
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_config.h"
 #include "rts_lifetime.h"
 #include "rts_lock.h"

@@ -3,6 +3,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_authreq.h"
 #include "rts_config.h"
 #include "rts_cookie.h"
@@ -13,12 +14,6 @@
 #include "rts_token.h"
 #include "rts_util.h"
 
-#define LOGOUT_SUFFIX "_logout"
-
-const char *rts_logout_cookie(apr_pool_t *p, const rts_config_t *cfg, int secure)
-{
-    return rts_cookie_name(p, apr_pstrcat(p, cfg->cookie_name, LOGOUT_SUFFIX, NULL), secure);
-}
 
 int rts_logout_allowed(const char *method, const char *fetch_site)
 {
@@ -139,9 +134,9 @@ static apr_status_t redirect(rts_outcome_t *out, const char *location)
 static apr_status_t logout_return(rts_ctx_t *ctx, const rts_req_t *req, const char *state,
                                   rts_outcome_t *out)
 {
-    const char *cookie_name = rts_logout_cookie(ctx->pool, ctx->cfg, req->secure);
+    const char *cookie_name = rts_flow_cookie(ctx, RTS_COOKIE_LOGOUT, req->secure);
     const char *cookie_state = NULL;
-    rts_pending_t *pending;
+    rts_provider_trip_t *pending;
     apr_status_t rv;
 
     rts_cookie_get(ctx->pool, req->cookie_header, cookie_name, &cookie_state);
@@ -166,7 +161,7 @@ static apr_status_t logout_at_provider(rts_ctx_t *ctx, const rts_req_t *req,
                                        const rts_provider_meta_t *meta, const rts_session_t *s,
                                        const char *target, rts_outcome_t *out)
 {
-    rts_pending_t *pending;
+    rts_provider_trip_t *pending;
     const char *query;
     apr_status_t rv;
 
@@ -184,7 +179,7 @@ static apr_status_t logout_at_provider(rts_ctx_t *ctx, const rts_req_t *req,
                            apr_pstrcat(ctx->pool, req->origin, ctx->cfg->logout_path, NULL),
                            "state", pending->state,
                            NULL);
-    rts_flow_add_cookie(ctx, out, rts_logout_cookie(ctx->pool, ctx->cfg, req->secure),
+    rts_flow_add_cookie(ctx, out, rts_flow_cookie(ctx, RTS_COOKIE_LOGOUT, req->secure),
                         pending->state, req->secure, apr_time_sec(ctx->cfg->pending_ttl));
     return redirect(out, apr_pstrcat(ctx->pool, meta->end_session_endpoint,
                                      strchr(meta->end_session_endpoint, '?') ? "&" : "?",
@@ -195,7 +190,7 @@ apr_status_t rts_logout_handle(rts_ctx_t *ctx, const rts_req_t *req, const char 
                                rts_outcome_t *out)
 {
     const rts_config_t *cfg = ctx->cfg;
-    const char *cookie_name = rts_flow_session_cookie(ctx->pool, cfg, req->secure);
+    const char *cookie_name = rts_flow_cookie(ctx, RTS_COOKIE_SESSION, req->secure);
     const rts_provider_meta_t *meta = NULL;
     apr_table_t *params;
     const char *state, *ret, *target, *id = NULL;

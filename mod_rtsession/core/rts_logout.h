@@ -31,7 +31,4 @@ apr_status_t rts_logout_handle(rts_ctx_t *ctx, const rts_req_t *req, const char 
 apr_status_t rts_logout_revoke(rts_ctx_t *ctx, const char *revocation_endpoint,
                                const rts_session_t *s);
 
-/* The logout cookie name (holds the state of an RP-initiated logout in progress). */
-const char *rts_logout_cookie(apr_pool_t *p, const rts_config_t *cfg, int secure);
-
 #endif

@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <apr_tables.h>
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_metrics.h"
 
 const apr_interval_time_t rts_metrics_bounds[RTS_METRICS_BUCKETS] = {
@@ -79,10 +80,10 @@ static const metric_row_t rows[] = {
      "cause=\"client_auth\"", FAILED_REFRESH, 0},
     {RTS_M_REFRESH_FAILED_UNKNOWN, "rtsession_refreshes_failed_total",
      "cause=\"unknown_outcome\"", FAILED_REFRESH, 0},
-    {RTS_M_REFRESH_LOCK_WAITS, "rtsession_refresh_lock_waits_total", NULL,
+    {RTS_M_REFRESH_INTENT_WAITS, "rtsession_refresh_intent_waits_total", NULL,
      "Requests that found another request refreshing the same session and waited for or "
      "followed its result.", 0},
-    {RTS_M_REFRESH_LOCK_WAIT_USEC, "rtsession_refresh_lock_wait_seconds_total", NULL,
+    {RTS_M_REFRESH_INTENT_WAIT_USEC, "rtsession_refresh_intent_wait_seconds_total", NULL,
      "Total time requests slept waiting for another request's refresh.", 1},
     {RTS_M_INVALID_GRANT, "rtsession_invalid_grant_total", NULL,
      "invalid_grant answers of the token endpoint (codes and refresh tokens).", 0},
@@ -205,7 +206,7 @@ void rts_metric_waiting(const rts_ctx_t *ctx, apr_time_t *since)
 {
     if (!*since) {
         *since = rts_now(ctx);
-        rts_metric_inc(ctx, RTS_M_REFRESH_LOCK_WAITS);
+        rts_metric_inc(ctx, RTS_M_REFRESH_INTENT_WAITS);
     }
 }
 
@@ -216,7 +217,7 @@ void rts_metric_sleep(const rts_ctx_t *ctx, apr_interval_time_t t)
     rts_sleep(ctx, t);
     after = rts_now(ctx);
     if (after > before) {
-        rts_metric_add(ctx, RTS_M_REFRESH_LOCK_WAIT_USEC, (apr_uint64_t)(after - before));
+        rts_metric_add(ctx, RTS_M_REFRESH_INTENT_WAIT_USEC, (apr_uint64_t)(after - before));
     }
 }
 

@@ -1,5 +1,6 @@
 /* ID token validation with key refresh. */
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_oidc.h"
 #include "rts_config.h"
 #include "rts_idtoken.h"

@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_provider.h"
 #include "rts_claim.h"
 #include "rts_config.h"

@@ -3,10 +3,12 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_refresh.h"
 #include "rts_session_codec.h"
 #include "rts_config.h"
 #include "rts_json.h"
+#include "rts_jwt_claims.h"
 #include "rts_jose.h"
 #include "rts_log.h"
 #include "rts_metrics.h"
@@ -43,7 +45,7 @@ static int at_valid(const rts_session_t *s, apr_time_t now)
  * so a host whose clock runs up to the slack ahead never takes over while the holder works. */
 static int intent_held(const rts_session_t *s, apr_time_t now)
 {
-    return s->lock_owner && now < s->lock_until + RTS_REFRESH_CLOCK_SLACK;
+    return s->intent_owner && now < s->intent_until + RTS_REFRESH_CLOCK_SLACK;
 }
 
 apr_interval_time_t rts_refresh_backoff(int step, apr_interval_time_t retry_after)
@@ -72,8 +74,8 @@ apr_time_t rts_refresh_at_expiry(apr_pool_t *p, const char *access_token, apr_in
                                        ? RTS_REFRESH_MIN_LIFETIME : expires_in);
     }
     if (rts_jwt_peek_claims(p, access_token, 16384, &claims) != APR_SUCCESS
-        || rts_json_int(claims, "exp", &exp) != APR_SUCCESS || exp <= 0
-        || exp > 253402300799LL) {   /* past year 9999: unknown, not a signed overflow */
+        || rts_jwt_numeric_date(claims, "exp", &exp) != APR_SUCCESS
+        || exp == 0) {   /* at_expires 0 says "unknown" */
         /* Unknown lifetime: with a refresh token, assume a default one so the token is renewed
          * before a typical expiry; without, nothing could renew it anyway. */
         return has_refresh_token ? now + apr_time_from_sec(RTS_REFRESH_DEFAULT_LIFETIME) : 0;
@@ -153,11 +155,11 @@ static void release_intent(rts_ctx_t *ctx, const rts_session_t *mine, int backof
     *pretry_at = retry_at;
     for (i = 0; i < WRITE_ATTEMPTS; i++) {
         if (reload(ctx, &cur) != APR_SUCCESS || cur->gen != mine->gen
-            || !cur->lock_owner || strcmp(cur->lock_owner, mine->lock_owner)) {
+            || !cur->intent_owner || strcmp(cur->intent_owner, mine->intent_owner)) {
             return;
         }
-        cur->lock_owner = NULL;
-        cur->lock_until = 0;
+        cur->intent_owner = NULL;
+        cur->intent_until = 0;
         cur->rt_lost = rt_lost;
         if (backoff) {
             cur->retry_step = step;
@@ -181,7 +183,8 @@ static apr_status_t intent_outcome(rts_ctx_t *ctx, const rts_session_t *mine)
     if (rv != APR_SUCCESS) {
         return rv == APR_ENOENT ? APR_ENOENT : RTS_ESTOREUNKNOWN;
     }
-    if (cur->gen == mine->gen && cur->lock_owner && !strcmp(cur->lock_owner, mine->lock_owner)) {
+    if (cur->gen == mine->gen && cur->intent_owner
+        && !strcmp(cur->intent_owner, mine->intent_owner)) {
         return APR_SUCCESS;
     }
     return APR_EEXIST;
@@ -294,8 +297,8 @@ static apr_status_t store_success(rts_ctx_t *ctx, rts_session_t *mine, rts_token
     if (tokens->refresh_expires_in > 0) {
         next->rt_expires = started + apr_time_from_sec(tokens->refresh_expires_in);
     }
-    next->lock_owner = NULL;
-    next->lock_until = 0;
+    next->intent_owner = NULL;
+    next->intent_until = 0;
     next->retry_at = 0;
     next->retry_step = 0;
     next->rt_lost = 0;
@@ -341,8 +344,8 @@ static apr_status_t store_salvaged(rts_ctx_t *ctx, rts_session_t *mine,
 
     next->gen = mine->gen + 1;
     next->refresh_token = ans->refresh_token;
-    next->lock_owner = NULL;
-    next->lock_until = 0;
+    next->intent_owner = NULL;
+    next->intent_until = 0;
     next->rt_lost = 0;                     /* a new token, never presented */
     next->retry_step = mine->retry_step < RTS_SESSION_CODEC_MAX_STEP ? mine->retry_step + 1
                                                                      : mine->retry_step;
@@ -436,7 +439,7 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, const rts_provide
     rts_token_set_t *tokens = NULL;
     rts_token_answer_t ans;
     apr_time_t started = rts_now(ctx), retry_at;
-    apr_interval_time_t left = mine->lock_until - started - RTS_REFRESH_WRITE_MARGIN;
+    apr_interval_time_t left = mine->intent_until - started - RTS_REFRESH_WRITE_MARGIN;
     int lost;
 
     if (left < RTS_REFRESH_MIN_CALL) {
@@ -444,7 +447,7 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, const rts_provide
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,
                        RTS_LOGNO(10066) "session %s: refresh not attempted, only %"
                        APR_TIME_T_FMT " ms of the refresh intent left", fp,
-                       apr_time_as_msec(mine->lock_until - started));
+                       apr_time_as_msec(mine->intent_until - started));
         release_intent(ctx, mine, 0, 0, mine->rt_lost, &retry_at);
         return not_now(ctx, mine, started + RTS_REFRESH_BACKOFF_FIRST, ps, pout, res);
     }
@@ -481,7 +484,7 @@ static apr_status_t spend(rts_ctx_t *ctx, rts_session_t *mine, const rts_provide
                    "session kept; no token call for it before %d s", fp, kind_name(&ans),
                    ans.http_status, ans.error ? ans.error : "none",
                    secs_until(retry_at, rts_now(ctx)));
-    mine->lock_owner = NULL;
+    mine->intent_owner = NULL;
     mine->rt_lost = lost;
     return not_now(ctx, mine, retry_at, ps, pout, res);
 }
@@ -493,7 +496,7 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
     apr_int64_t start_gen = s->gen;
     apr_time_t now = rts_now(ctx);
     /* A waiter waits at most one intent lifetime (and the clock slack), then gives up. */
-    apr_time_t give_up = now + ctx->cfg->lock_ttl + RTS_REFRESH_CLOCK_SLACK
+    apr_time_t give_up = now + ctx->cfg->intent_ttl + RTS_REFRESH_CLOCK_SLACK
                          + apr_time_from_sec(1);
     apr_time_t meta_give_up = now + RTS_REFRESH_META_WAIT;
     apr_time_t waiting_since = 0;
@@ -568,12 +571,12 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
         if (!waited) {
             /* Take the intent by compare-and-swap on the version we read. */
             mine = session_copy(ctx->pool, s);
-            rv = rts_random_token(ctx->pool, OWNER_BYTES, &mine->lock_owner);
+            rv = rts_random_token(ctx->pool, OWNER_BYTES, &mine->intent_owner);
             if (rv != APR_SUCCESS) {
                 return rv;
             }
-            mine->lock_until = now + ctx->cfg->lock_ttl;
-            if (s->lock_owner && s->rt_lost < RTS_REFRESH_LOST_MAX) {
+            mine->intent_until = now + ctx->cfg->intent_ttl;
+            if (s->intent_owner && s->rt_lost < RTS_REFRESH_LOST_MAX) {
                 /* The holder died or stalled, perhaps after sending: its presentation counts
                  * as one whose answer was lost. */
                 mine->rt_lost = s->rt_lost + 1;
@@ -583,7 +586,7 @@ apr_status_t rts_refresh_ensure(rts_ctx_t *ctx, rts_session_t **ps, rts_refresh_
                 rv = intent_outcome(ctx, mine);
             }
             if (rv == APR_SUCCESS) {
-                if (s->lock_owner) {
+                if (s->intent_owner) {
                     rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_WARNING, 0,
                                    RTS_LOGNO(10058) "session %s: took over an expired refresh "
                                    "intent (its holder died or stalled)",

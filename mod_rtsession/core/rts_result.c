@@ -31,21 +31,6 @@ apr_status_t rts_result_set(rts_result_t *res, apr_pool_t *p, apr_status_t statu
     return status;
 }
 
-apr_time_t rts_now(const rts_ctx_t *ctx)
-{
-    return (ctx && ctx->clock) ? ctx->clock(ctx->clock_baton) : apr_time_now();
-}
-
-void rts_sleep(const rts_ctx_t *ctx, apr_interval_time_t t)
-{
-    if (ctx && ctx->sleep) {
-        ctx->sleep(ctx->sleep_baton, t);
-    }
-    else {
-        apr_sleep(t);
-    }
-}
-
 int rts_is_own_status(apr_status_t rv)
 {
     return rv > RTS_ERR_BASE && rv <= RTS_ERR_LAST;

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_session.h"
 #include "rts_session_codec.h"
 #include "rts_record.h"

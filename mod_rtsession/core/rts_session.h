@@ -29,8 +29,8 @@ typedef struct rts_session_t {
     apr_time_t created;
     apr_time_t seen;                 /* last write of the record: anchors the idle slide */
     const char *sid;                 /* the provider's session id (ID token sid), NULL if none */
-    const char *lock_owner;          /* refresh intent: who is spending refresh_token ... */
-    apr_time_t lock_until;           /* ... and until when the intent holds */
+    const char *intent_owner;        /* refresh intent: who is spending refresh_token ... */
+    apr_time_t intent_until;         /* ... and until when the intent holds */
     apr_time_t at_issued;            /* when access_token was obtained (0: unknown, format 2) */
     apr_time_t retry_at;             /* refresh backoff: no token call before (0: none) */
     int retry_step;                  /* failed refresh attempts of this generation (backoff) */

@@ -89,12 +89,12 @@ apr_status_t rts_session_encode(apr_pool_t *p, const rts_session_t *s, const uns
     strs[2] = s->access_token;
     strs[3] = s->refresh_token;
     strs[4] = s->sid;
-    strs[5] = s->lock_owner;
+    strs[5] = s->intent_owner;
     times[0] = time_ms(s->at_expires);
     times[1] = time_ms(s->rt_expires);
     times[2] = time_ms(s->created);
     times[3] = time_ms(s->seen);
-    times[4] = time_ms(s->lock_until);
+    times[4] = time_ms(s->intent_until);
     if (s->gen < 0 || s->retry_step < 0 || s->retry_step > RTS_SESSION_CODEC_MAX_STEP
         || s->rt_lost < 0 || s->rt_lost > MAX_LOST) {
         return APR_EINVAL;
@@ -145,10 +145,10 @@ apr_status_t rts_session_decode(const unsigned char *buf, apr_size_t len, rts_se
         || !get_u64(&r, &gen) || gen > (apr_uint64_t)APR_INT64_MAX
         || !get_time(&r, &s->at_expires) || !get_time(&r, &s->rt_expires)
         || !get_time(&r, &s->created) || !get_time(&r, &s->seen)
-        || !get_time(&r, &s->lock_until)
+        || !get_time(&r, &s->intent_until)
         || !get_str(&r, &s->sub) || !get_str(&r, &s->id_token)
         || !get_str(&r, &s->access_token) || !get_str(&r, &s->refresh_token)
-        || !get_str(&r, &s->sid) || !get_str(&r, &s->lock_owner)) {
+        || !get_str(&r, &s->sid) || !get_str(&r, &s->intent_owner)) {
         return RTS_EBADTOKEN;
     }
     s->at_issued = s->retry_at = 0;

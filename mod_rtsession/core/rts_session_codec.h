@@ -4,8 +4,8 @@
  *
  *   u8      format (3)
  *   u64     gen
- *   5 x i64 at_expires, rt_expires, created, seen, lock_until, in ms since the epoch (0: unset)
- *   6 x str sub, id_token, access_token, refresh_token, sid, lock_owner
+ *   5 x i64 at_expires, rt_expires, created, seen, intent_until, in ms since the epoch (0: unset)
+ *   6 x str sub, id_token, access_token, refresh_token, sid, intent_owner
  *           str = u16 length (0xFFFF: absent), the bytes, one NUL byte
  *   2 x i64 at_issued, retry_at (ms, 0: unset)                       } added in format 3
  *   u8      retry_step (0..RTS_SESSION_CODEC_MAX_STEP)                } (refresh outcomes)

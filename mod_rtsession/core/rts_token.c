@@ -43,6 +43,7 @@
 #include <apr_date.h>
 #include <jansson.h>
 #include "rts.h"
+#include "rts_clock.h"
 #include "rts_config.h"
 #include "rts_http.h"
 #include "rts_metrics.h"

@@ -337,9 +337,9 @@ static int cmd_show(apr_pool_t *p, const rtsctl_settings_t *st, const rts_config
     printf("refresh token:         %s\n", !s->refresh_token ? "none"
            : apr_pstrcat(p, "held, expires ", when(p, s->rt_expires, now), NULL));
     printf("generation:            %" APR_INT64_T_FMT "\n", s->gen);
-    printf("refresh intent:        %s\n", s->lock_owner && s->lock_until > now
-           ? apr_pstrcat(p, "held until ", when(p, s->lock_until, now), NULL)
-           : s->lock_owner ? apr_pstrcat(p, "lapsed at ", when(p, s->lock_until, now), NULL)
+    printf("refresh intent:        %s\n", s->intent_owner && s->intent_until > now
+           ? apr_pstrcat(p, "held until ", when(p, s->intent_until, now), NULL)
+           : s->intent_owner ? apr_pstrcat(p, "lapsed at ", when(p, s->intent_until, now), NULL)
                            : "none");
     printf("refresh backoff:       %s\n", s->retry_at > now
            ? apr_psprintf(p, "step %d, no token call before %s", s->retry_step,

@@ -31,7 +31,7 @@ COUNTERS = [
     "rtsession_logins_started_total", "rtsession_logins_completed_total",
     "rtsession_logins_failed_total", "rtsession_refreshes_started_total",
     "rtsession_refreshes_succeeded_total", "rtsession_refreshes_failed_total",
-    "rtsession_refresh_lock_waits_total", "rtsession_refresh_lock_wait_seconds_total",
+    "rtsession_refresh_intent_waits_total", "rtsession_refresh_intent_wait_seconds_total",
     "rtsession_invalid_grant_total", "rtsession_sessions_ended_by_reuse_total",
     "rtsession_backchannel_logouts_total", "rtsession_memcached_errors_total",
     "rtsession_provider_errors_total", "rtsession_memcached_failed_fast_total",

@@ -31,6 +31,7 @@ int main(void)
     srunner_add_suite(sr, rts_suite_store());
     srunner_add_suite(sr, rts_suite_http());
     srunner_add_suite(sr, rts_suite_authreq());
+    srunner_add_suite(sr, rts_suite_jwt_claims());
     srunner_add_suite(sr, rts_suite_idtoken());
     srunner_add_suite(sr, rts_suite_token());
     srunner_add_suite(sr, rts_suite_session());

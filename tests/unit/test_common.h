@@ -17,6 +17,7 @@ Suite *rts_suite_jose(void);
 Suite *rts_suite_store(void);
 Suite *rts_suite_http(void);
 Suite *rts_suite_authreq(void);
+Suite *rts_suite_jwt_claims(void);
 Suite *rts_suite_idtoken(void);
 Suite *rts_suite_token(void);
 Suite *rts_suite_session(void);

@@ -163,7 +163,7 @@ void test_env_next_gen_at_third_sleep(test_env_t *env, void *baton)
     cur->access_token = "AT2";
     cur->refresh_token = "RT2";
     cur->at_expires = env->now + apr_time_from_sec(300);
-    cur->lock_owner = NULL;
-    cur->lock_until = 0;
+    cur->intent_owner = NULL;
+    cur->intent_until = 0;
     ck_assert_int_eq(rts_session_cas(ctx, cur), APR_SUCCESS);
 }

@@ -17,7 +17,7 @@ static void setup(void)
 
 START_TEST(test_authreq_values_fresh_and_unguessable)
 {
-    rts_pending_t *a, *b;
+    rts_provider_trip_t *a, *b;
 
     ck_assert_int_eq(rts_authreq_new(rts_test_pool, "/app", TEST_T0, &a), APR_SUCCESS);
     ck_assert_int_eq(rts_authreq_new(rts_test_pool, "/app", TEST_T0, &b), APR_SUCCESS);
@@ -33,7 +33,7 @@ END_TEST
 
 START_TEST(test_authreq_url_parameters)
 {
-    rts_pending_t *pd;
+    rts_provider_trip_t *pd;
     const char *url;
     apr_table_t *q;
 
@@ -57,7 +57,7 @@ END_TEST
 START_TEST(test_authreq_pending_single_use)
 {
     rts_ctx_t *ctx = test_env_ctx(env);
-    rts_pending_t *pd, *got;
+    rts_provider_trip_t *pd, *got;
 
     rts_authreq_new(rts_test_pool, "/app?x=1", TEST_T0, &pd);
     ck_assert_int_eq(rts_authreq_save(ctx, pd), APR_SUCCESS);
@@ -82,7 +82,7 @@ static void consume_first(fake_store_t *fs, fake_store_op_t op, const char *key,
 START_TEST(test_authreq_pending_concurrent_take)
 {
     rts_ctx_t *ctx = test_env_ctx(env);
-    rts_pending_t *pd, *got;
+    rts_provider_trip_t *pd, *got;
 
     rts_authreq_new(rts_test_pool, "/", TEST_T0, &pd);
     rts_authreq_save(ctx, pd);
@@ -94,7 +94,7 @@ END_TEST
 START_TEST(test_authreq_pending_expires)
 {
     rts_ctx_t *ctx = test_env_ctx(env);
-    rts_pending_t *pd, *got;
+    rts_provider_trip_t *pd, *got;
 
     rts_authreq_new(rts_test_pool, "/", TEST_T0, &pd);
     rts_authreq_save(ctx, pd);

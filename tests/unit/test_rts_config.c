@@ -63,7 +63,7 @@ START_TEST(test_config_defaults)
     ck_assert_ptr_null(c->user_claims[1]);
     /* derived from the default HTTP timeout */
     ck_assert_int_eq(c->connect_timeout, apr_time_from_sec(5));
-    ck_assert_int_eq(c->lock_ttl, apr_time_from_sec(15));
+    ck_assert_int_eq(c->intent_ttl, apr_time_from_sec(15));
 }
 END_TEST
 
@@ -75,12 +75,12 @@ START_TEST(test_config_derived_timeouts)
     c->http_timeout = apr_time_from_msec(300);
     finish_ok(c);
     ck_assert_int_eq(c->connect_timeout, apr_time_from_msec(300));
-    ck_assert_int_eq(c->lock_ttl, apr_time_from_msec(5300));
+    ck_assert_int_eq(c->intent_ttl, apr_time_from_msec(5300));
     /* run again after a change: the derived values follow */
     c->http_timeout = apr_time_from_sec(60);
     finish_ok(c);
     ck_assert_int_eq(c->connect_timeout, apr_time_from_sec(5));
-    ck_assert_int_eq(c->lock_ttl, apr_time_from_sec(65));
+    ck_assert_int_eq(c->intent_ttl, apr_time_from_sec(65));
 }
 END_TEST
 
@@ -188,7 +188,7 @@ START_TEST(test_config_test_env_derived)
     test_env_t *env = test_env_create(rts_test_pool);
 
     ck_assert_int_eq(env->cfg->http_timeout, apr_time_from_sec(5));
-    ck_assert_int_eq(env->cfg->lock_ttl, apr_time_from_sec(10));
+    ck_assert_int_eq(env->cfg->intent_ttl, apr_time_from_sec(10));
     ck_assert_int_eq(env->cfg->connect_timeout, apr_time_from_sec(5));
     ck_assert_int_eq(env->cfg->max_response, 256 * 1024);
 }

@@ -7,6 +7,7 @@
 #include "rts_authreq.h"
 #include "rts_cookie.h"
 #include "rts_flow.h"
+#include "rts_json.h"
 #include "rts_session.h"
 #include "rts_util.h"
 #include "rts_record.h"
@@ -569,7 +570,7 @@ END_TEST
  * completes, once. */
 START_TEST(test_flow_pending_login_of_earlier_version_completes)
 {
-    rts_pending_t *pending;
+    rts_provider_trip_t *pending;
     rts_outcome_t *out;
     const char *q;
 
@@ -631,6 +632,41 @@ START_TEST(test_flow_late_callback_after_backchannel_logout_refused)
     out = callback(apr_pstrcat(rts_test_pool, "code=d&state=", state, NULL), state);
     ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
     ck_assert_ptr_nonnull(set_cookie(out, "__Host-rtsession"));
+}
+END_TEST
+
+/* The auth time a login indexes for back-channel logout is the ID token's auth_time read as
+ * every NumericDate (rts_jwt_claims.h): a fractional one is floored, not replaced by iat (which
+ * would spare the session from a sub logout issued between its authentication and its iat). */
+START_TEST(test_flow_indexes_fractional_auth_time)
+{
+    const test_key_t *keys[1];
+    const char *state, *item;
+    rts_outcome_t *started, *out;
+    long now = (long)apr_time_sec(env->now);
+    apr_size_t len;
+    json_t *ix;
+
+    env->cfg->backchannel_path = "/rtsession/backchannel";
+    keys[0] = key;
+    started = login_started("/app", &state);
+    fake_http_push(env->fh, 200, apr_psprintf(rts_test_pool,
+                   "{\"access_token\":\"AT1\",\"token_type\":\"Bearer\",\"expires_in\":300,"
+                   "\"id_token\":\"%s\"}",
+                   test_jws_sign(rts_test_pool, key, NULL, apr_psprintf(rts_test_pool,
+                       "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\","
+                       "\"sub\":\"alice\",\"nonce\":\"%s\",\"iat\":%ld,\"exp\":%ld,"
+                       "\"auth_time\":%ld.75}", nonce_of(started), now, now + 300, now - 100))),
+                   NULL);
+    fake_http_push(env->fh, 200, test_jwks_json(rts_test_pool, keys, 1), NULL);
+    out = callback(apr_pstrcat(rts_test_pool, "code=c&state=", state, NULL), state);
+    ck_assert_int_eq(out->kind, RTS_OUT_REDIRECT);
+    ck_assert_int_eq(fake_store_peek(env->fs, rts_test_pool, rts_record_key(rts_test_pool,
+                         &APR_ARRAY_IDX(env->cfg->secrets, 0, rts_secret_t), "rts:b:",
+                         "sub:" TEST_ISSUER "\nalice"), &item, &len, NULL, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(rts_json_parse_object(rts_test_pool, item, len, 4096, &ix), APR_SUCCESS);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(ix, "a"), 0)), now - 100);
 }
 END_TEST
 
@@ -764,6 +800,7 @@ Suite *rts_suite_flow(void)
     tcase_add_test(tc, test_flow_pending_cookie_bounded);
     tcase_add_test(tc, test_flow_pending_login_of_earlier_version_completes);
     tcase_add_test(tc, test_flow_late_callback_after_backchannel_logout_refused);
+    tcase_add_test(tc, test_flow_indexes_fractional_auth_time);
     tcase_add_test(tc, test_flow_slide_ends_session_a_logout_missed);
     suite_add_tcase(s, tc);
     return s;

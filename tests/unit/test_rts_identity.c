@@ -99,7 +99,7 @@ END_TEST
 
 START_TEST(test_pending_login_of_one_client_unknown_to_another)
 {
-    rts_pending_t *pd, *got;
+    rts_provider_trip_t *pd, *got;
 
     ck_assert_int_eq(rts_authreq_new(rts_test_pool, "/app", env->now, &pd), APR_SUCCESS);
     ck_assert_int_eq(rts_authreq_save(test_env_ctx(env), pd), APR_SUCCESS);
@@ -113,7 +113,7 @@ END_TEST
  * not open at another sharing the secret. */
 START_TEST(test_pending_cookie_of_one_client_unknown_to_another)
 {
-    rts_pending_t *pd, *got;
+    rts_provider_trip_t *pd, *got;
     const char *value;
 
     ck_assert_int_eq(rts_authreq_new(rts_test_pool, "/app", env->now, &pd), APR_SUCCESS);

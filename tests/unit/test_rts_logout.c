@@ -622,6 +622,16 @@ START_TEST(test_backchannel_invalid_tokens)
     assert_refused(logout_body(op_key, NULL, claims("\"events\":{\"urn:other\":{}},"
                                                      "\"sid\":\"sid-1\"")), "other event");
     assert_refused(logout_body(op_key, NULL, claims(EVENTS)), "neither sid nor sub");
+    /* jti is required (Back-Channel Logout 1.0 §2.4): without it a replay is undetectable */
+    assert_refused(logout_body(op_key, NULL, apr_psprintf(rts_test_pool,
+                   "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"iat\":%ld,"
+                   "\"sid\":\"sid-1\"," EVENTS "}", now)), "jti missing");
+    assert_refused(logout_body(op_key, NULL, apr_psprintf(rts_test_pool,
+                   "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"iat\":%ld,"
+                   "\"jti\":7,\"sid\":\"sid-1\"," EVENTS "}", now)), "jti not a string");
+    assert_refused(logout_body(op_key, NULL, apr_psprintf(rts_test_pool,
+                   "{\"iss\":\"" TEST_ISSUER "\",\"aud\":\"" TEST_CLIENT_ID "\",\"iat\":%ld,"
+                   "\"jti\":\"\",\"sid\":\"sid-1\"," EVENTS "}", now)), "jti empty");
     assert_refused(logout_body(op_key, NULL, claims(EVENTS ",\"sid\":\"\"")), "empty sid");
     assert_refused(logout_body(op_key, "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"at+jwt\"}",
                                claims(EVENTS ",\"sid\":\"sid-1\"")), "typ");
@@ -669,9 +679,62 @@ START_TEST(test_backchannel_aud_array)
 
     ck_assert_int_eq(backchannel(logout_body(op_key, NULL, claims_at(
                      (long)apr_time_sec(env->now), "[\"x\",\"" TEST_CLIENT_ID "\"]",
-                     "\"sid\":\"sid-1\"," EVENTS)),
+                     "\"jti\":\"arr\",\"sid\":\"sid-1\"," EVENTS)),
                      &ended, &res), APR_SUCCESS);
     ck_assert(!stored(a));
+}
+END_TEST
+
+/* The claim rules a logout token shares with ID tokens (rts_jwt_claims.h), where the logout
+ * token had rules of its own before: fractional NumericDates floored (were refused), a
+ * non-string aud element refused (was ignored), typ compared as a media type (was
+ * case-sensitive but for the application/ form), nbf checked (was ignored). */
+typedef struct {
+    const char *what;
+    const char *header;        /* NULL: RS256, kid k1, no typ */
+    const char *aud;           /* JSON value; NULL: the client id */
+    const char *times;         /* JSON members with %ld for now (up to three) */
+    int accepted;
+} bc_rule_case_t;
+
+static const bc_rule_case_t bc_rule_cases[] = {
+    { "fractional iat", NULL, NULL, "\"iat\":%ld.5", 1 },
+    { "fractional exp", NULL, NULL, "\"iat\":%ld,\"exp\":%ld.25", 1 },
+    { "typ Logout+JWT", "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"Logout+JWT\"}", NULL,
+      "\"iat\":%ld", 1 },
+    { "typ jwt", "{\"alg\":\"RS256\",\"kid\":\"k1\",\"typ\":\"jwt\"}", NULL, "\"iat\":%ld", 1 },
+    { "aud array with a number", NULL, "[\"" TEST_CLIENT_ID "\",7]", "\"iat\":%ld", 0 },
+    { "nbf in the future", NULL, NULL, "\"iat\":%ld,\"nbf\":%ld0", 0 },
+    { "nbf a string", NULL, NULL, "\"iat\":%ld,\"nbf\":\"%ld\"", 0 },
+    { "exp a string", NULL, NULL, "\"iat\":%ld,\"exp\":\"%ld\"", 0 },
+    { "iat past year 9999", NULL, NULL, "\"iat\":%ld000", 0 },
+};
+
+START_TEST(test_backchannel_shared_claim_rules)
+{
+    const bc_rule_case_t *c = &bc_rule_cases[_i];
+    rts_session_t *a = indexed_session("alice", "sid-1");
+    long now = (long)apr_time_sec(env->now);
+    const char *times = apr_psprintf(rts_test_pool, c->times, now, now, now);
+    rts_result_t res;
+    int ended = -1;
+    apr_status_t rv;
+
+    rv = backchannel(logout_body(op_key, c->header, apr_psprintf(rts_test_pool,
+                     "{\"iss\":\"" TEST_ISSUER "\",\"aud\":%s,%s,\"jti\":\"r%d\","
+                     "\"sid\":\"sid-1\"," EVENTS "}",
+                     c->aud ? c->aud : "\"" TEST_CLIENT_ID "\"", times, _i)), &ended, &res);
+    if (c->accepted) {
+        ck_assert_msg(rv == APR_SUCCESS, "%s: refused (%s)", c->what,
+                      res.description ? res.description : "");
+        ck_assert_int_eq(ended, 1);
+        ck_assert(!stored(a));
+    }
+    else {
+        ck_assert_msg(rv == RTS_EBADTOKEN, "%s: status %d", c->what, rv);
+        ck_assert_int_eq(res.http_status, 400);
+        ck_assert(stored(a));
+    }
 }
 END_TEST
 
@@ -958,6 +1021,8 @@ Suite *rts_suite_logout(void)
     tcase_add_test(tc, test_backchannel_index_keeps_newest);
     tcase_add_test(tc, test_backchannel_invalid_tokens);
     tcase_add_test(tc, test_backchannel_aud_array);
+    tcase_add_loop_test(tc, test_backchannel_shared_claim_rules, 0,
+                        (int)(sizeof(bc_rule_cases) / sizeof(bc_rule_cases[0])));
     tcase_add_test(tc, test_backchannel_replay_refused);
     tcase_add_test(tc, test_backchannel_store_down);
     tcase_add_test(tc, test_backchannel_retry_after_store_failure_ends_sessions);

@@ -60,8 +60,8 @@ START_TEST(test_metrics_refresh_storm_counts_one_refresh)
     }
     ck_assert_uint_eq(count(RTS_M_REFRESH_STARTED), 1);
     ck_assert_uint_eq(count(RTS_M_REFRESH_SUCCEEDED), 1);
-    ck_assert_uint_eq(count(RTS_M_REFRESH_LOCK_WAITS), N - 1);
-    ck_assert_uint_eq(count(RTS_M_REFRESH_LOCK_WAIT_USEC), 0);
+    ck_assert_uint_eq(count(RTS_M_REFRESH_INTENT_WAITS), N - 1);
+    ck_assert_uint_eq(count(RTS_M_REFRESH_INTENT_WAIT_USEC), 0);
     ck_assert_uint_eq(count(RTS_M_REFRESH_FAILED_INVALID_GRANT), 0);
     ck_assert_uint_eq(count(RTS_M_MEMCACHED_ERRORS), 0);
     rts_metrics_get_hist(metrics, RTS_H_TOKEN, &h);
@@ -77,8 +77,8 @@ START_TEST(test_metrics_wait_time_is_time_slept)
     rts_result_t res;
 
     ck_assert_int_eq(rts_session_load(test_env_ctx(env), s->id, &held), APR_SUCCESS);
-    held->lock_owner = "other-process";
-    held->lock_until = env->now + apr_time_from_sec(10);
+    held->intent_owner = "other-process";
+    held->intent_until = env->now + apr_time_from_sec(10);
     ck_assert_int_eq(rts_session_cas(test_env_ctx(env), held), APR_SUCCESS);
     ck_assert_int_eq(rts_session_load(test_env_ctx(env), s->id, &s), APR_SUCCESS);
     env->on_sleep = test_env_next_gen_at_third_sleep;   /* the holder finishes */
@@ -86,8 +86,8 @@ START_TEST(test_metrics_wait_time_is_time_slept)
     ck_assert_int_eq(rts_refresh_ensure(mctx(), &s, &out, &res), APR_SUCCESS);
     ck_assert_int_eq(out, RTS_REFRESH_FOLLOWED);
     ck_assert_uint_eq(env->sleeps, 3);
-    ck_assert_uint_eq(count(RTS_M_REFRESH_LOCK_WAITS), 1);      /* one request, three polls */
-    ck_assert_uint_eq(count(RTS_M_REFRESH_LOCK_WAIT_USEC), 3 * RTS_REFRESH_POLL);
+    ck_assert_uint_eq(count(RTS_M_REFRESH_INTENT_WAITS), 1);      /* one request, three polls */
+    ck_assert_uint_eq(count(RTS_M_REFRESH_INTENT_WAIT_USEC), 3 * RTS_REFRESH_POLL);
     ck_assert_uint_eq(count(RTS_M_REFRESH_STARTED), 0);
 }
 END_TEST
@@ -353,7 +353,7 @@ START_TEST(test_metrics_format_prometheus)
     rts_metric_inc(ctx, RTS_M_LOGIN_STARTED);
     rts_metric_inc(ctx, RTS_M_LOGIN_STARTED);
     rts_metric_login_failed(ctx, "invalid_state");
-    rts_metric_add(ctx, RTS_M_REFRESH_LOCK_WAIT_USEC, 1500000);
+    rts_metric_add(ctx, RTS_M_REFRESH_INTENT_WAIT_USEC, 1500000);
     rts_metric_observe(ctx, RTS_H_TOKEN, 500);          /* 0.0005 s */
     rts_metric_observe(ctx, RTS_H_TOKEN, 3000);         /* 0.003 s */
     rts_metric_observe(ctx, RTS_H_TOKEN, apr_time_from_sec(20));
@@ -363,7 +363,7 @@ START_TEST(test_metrics_format_prometheus)
     ck_assert(has_line(text, "rtsession_logins_started_total 2"));
     ck_assert(has_line(text, "rtsession_logins_failed_total{cause=\"invalid_state\"} 1"));
     ck_assert(has_line(text, "rtsession_logins_failed_total{cause=\"access_denied\"} 0"));
-    ck_assert(has_line(text, "rtsession_refresh_lock_wait_seconds_total 1.500000"));
+    ck_assert(has_line(text, "rtsession_refresh_intent_wait_seconds_total 1.500000"));
     ck_assert(has_line(text, "rtsession_backchannel_logouts_total 0"));
     ck_assert(has_line(text, "rtsession_backchannel_index_overflow_total 0"));
     ck_assert(has_line(text, "rtsession_backchannel_late_logins_refused_total 0"));

@@ -81,7 +81,7 @@ START_TEST(test_refresh_due_refreshes_once_and_rotates)
     ck_assert_int_eq(cur->gen, 2);
     ck_assert_str_eq(cur->refresh_token, "RT2");
     ck_assert_str_eq(cur->access_token, "AT2");
-    ck_assert_ptr_null(cur->lock_owner);
+    ck_assert_ptr_null(cur->intent_owner);
     ck_assert_int_eq(cur->at_expires, env->now + apr_time_from_sec(300));
 }
 END_TEST
@@ -140,7 +140,7 @@ START_TEST(test_refresh_intent_cas_answer_lost)
     ck_assert_int_eq(token_calls(), 1);
     ck_assert_int_eq(current(s)->gen, 2);
     ck_assert_str_eq(current(s)->refresh_token, "RT2");
-    ck_assert_ptr_null(current(s)->lock_owner);
+    ck_assert_ptr_null(current(s)->intent_owner);
 }
 END_TEST
 
@@ -174,8 +174,8 @@ static void steal_intent(fake_store_t *fs, fake_store_op_t op, const char *key, 
     fake_store_set_hook(fs, NULL, NULL);
     ctx = test_env_ctx(env);
     ck_assert_int_eq(rts_session_load(ctx, victim->id, &other), APR_SUCCESS);
-    other->lock_owner = "other-process";
-    other->lock_until = env->now + apr_time_from_sec(10);
+    other->intent_owner = "other-process";
+    other->intent_until = env->now + apr_time_from_sec(10);
     ck_assert_int_eq(rts_session_cas(ctx, other), APR_SUCCESS);
 }
 
@@ -201,8 +201,8 @@ START_TEST(test_refresh_expired_token_waits_for_next_generation)
     rts_result_t res;
     rts_session_t *held = current(s);
 
-    held->lock_owner = "other-process";
-    held->lock_until = env->now + apr_time_from_sec(10);
+    held->intent_owner = "other-process";
+    held->intent_until = env->now + apr_time_from_sec(10);
     ck_assert_int_eq(rts_session_cas(test_env_ctx(env), held), APR_SUCCESS);
     s = current(s);
     env->on_sleep = test_env_next_gen_at_third_sleep;  /* the holder finishes */
@@ -225,8 +225,8 @@ START_TEST(test_refresh_takes_over_expired_intent)
     rts_session_t *held = current(s);
 
     /* a holder that died: its intent runs out in 50 ms */
-    held->lock_owner = "dead-process";
-    held->lock_until = env->now + apr_time_from_msec(50);
+    held->intent_owner = "dead-process";
+    held->intent_until = env->now + apr_time_from_msec(50);
     ck_assert_int_eq(rts_session_cas(test_env_ctx(env), held), APR_SUCCESS);
     s = current(s);
     fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
@@ -265,7 +265,7 @@ START_TEST(test_refresh_transient_failure_keeps_session)
     cur = current(s);
     ck_assert_int_eq(cur->gen, 1);
     ck_assert_str_eq(cur->refresh_token, "RT1");
-    ck_assert_ptr_null(cur->lock_owner);      /* intent released: the token was not spent */
+    ck_assert_ptr_null(cur->intent_owner);      /* intent released: the token was not spent */
 }
 END_TEST
 
@@ -280,7 +280,7 @@ START_TEST(test_refresh_timeout_with_expired_token_is_unavailable)
     ck_assert_int_eq(out, RTS_REFRESH_UNAVAILABLE);
     ck_assert_int_eq(res.retry_after, 1);            /* the first backoff step */
     ck_assert_int_eq(current(s)->gen, 1);
-    ck_assert_ptr_null(current(s)->lock_owner);
+    ck_assert_ptr_null(current(s)->intent_owner);
     /* and when the provider is back, after the backoff, the same session refreshes */
     env->now += RTS_REFRESH_BACKOFF_FIRST;
     fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
@@ -420,6 +420,20 @@ START_TEST(test_refresh_at_expiry_sources)
     ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", -1, 1, now),
                      now + apr_time_from_sec(RTS_REFRESH_DEFAULT_LIFETIME));
     ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", -1, 0, now), 0);
+    /* a fractional exp is a NumericDate too (RFC 7519 §2): floored, not unknown */
+    jwt = apr_pstrcat(rts_test_pool, "eyJhbGciOiJSUzI1NiJ9.",
+                      rts_b64url_encode(rts_test_pool,
+                                        (const unsigned char *)"{\"exp\":1700000900.7}", 20),
+                      ".c2ln", NULL);
+    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, jwt, -1, 1, now),
+                     apr_time_from_sec(1700000900));
+    /* past year 9999 or not a number: unknown */
+    jwt = apr_pstrcat(rts_test_pool, "eyJhbGciOiJSUzI1NiJ9.",
+                      rts_b64url_encode(rts_test_pool,
+                                        (const unsigned char *)"{\"exp\":\"1700000900\"}", 20),
+                      ".c2ln", NULL);
+    ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, jwt, -1, 1, now),
+                     now + apr_time_from_sec(RTS_REFRESH_DEFAULT_LIFETIME));
     /* expires_in 0 or 1 would mean a token call per request */
     ck_assert_int_eq(rts_refresh_at_expiry(rts_test_pool, "opaque", 0, 1, now),
                      now + apr_time_from_sec(RTS_REFRESH_MIN_LIFETIME));
@@ -719,7 +733,7 @@ START_TEST(test_refresh_salvages_new_refresh_token)
     ck_assert_int_eq(current(s)->gen, 2);
     ck_assert_str_eq(current(s)->refresh_token, "RT2");
     ck_assert_str_eq(current(s)->access_token, "AT1");
-    ck_assert_ptr_null(current(s)->lock_owner);
+    ck_assert_ptr_null(current(s)->intent_owner);
     env->now += RTS_REFRESH_BACKOFF_FIRST;
     fake_http_push(env->fh, 200, TOKEN_OK("AT3", "RT3"), NULL);
     ck_assert_int_eq(request(&s, &res), RTS_REFRESH_DONE);
@@ -742,10 +756,10 @@ static void check_intent_covers_call(fake_http_t *fh, const rts_http_request_t *
     }
     ck_assert_int_eq(rts_session_load(test_env_ctx(env), ((rts_session_t *)baton)->id, &cur),
                      APR_SUCCESS);
-    ck_assert_ptr_nonnull(cur->lock_owner);
-    ck_assert_msg(cur->lock_until - env->now >= req->timeout + RTS_REFRESH_WRITE_MARGIN,
+    ck_assert_ptr_nonnull(cur->intent_owner);
+    ck_assert_msg(cur->intent_until - env->now >= req->timeout + RTS_REFRESH_WRITE_MARGIN,
                   "intent ends %" APR_TIME_T_FMT " ms after the call starts, timeout %"
-                  APR_TIME_T_FMT " ms", apr_time_as_msec(cur->lock_until - env->now),
+                  APR_TIME_T_FMT " ms", apr_time_as_msec(cur->intent_until - env->now),
                   apr_time_as_msec(req->timeout));
 }
 
@@ -772,14 +786,14 @@ START_TEST(test_refresh_token_call_bounded_by_intent)
     const rts_http_request_t *req;
     rts_result_t res;
 
-    env->cfg->lock_ttl = apr_time_from_sec(4);              /* shorter than the HTTP timeout */
+    env->cfg->intent_ttl = apr_time_from_sec(4);              /* shorter than the HTTP timeout */
     fake_http_push(env->fh, 200, TOKEN_OK("AT2", "RT2"), NULL);
     fake_http_delay_last(env->fh, apr_time_from_sec(60));   /* never answers in time */
     ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
     req = fake_http_last(env->fh);
     ck_assert_int_le(req->timeout, apr_time_from_sec(4) - RTS_REFRESH_WRITE_MARGIN);
     ck_assert_int_lt(env->now - TEST_T0, apr_time_from_sec(4));   /* done inside the intent */
-    ck_assert_ptr_null(current(s)->lock_owner);
+    ck_assert_ptr_null(current(s)->intent_owner);
     ck_assert_int_eq(current(s)->rt_lost, 1);               /* sent: outcome unknown */
 }
 END_TEST
@@ -791,7 +805,7 @@ static void slow_cas(fake_store_t *fs, fake_store_op_t op, const char *key, void
     (void)baton;
     if (op == FAKE_STORE_OP_CAS) {
         fake_store_set_hook(fs, NULL, NULL);
-        env->now += env->cfg->lock_ttl - apr_time_from_msec(500);
+        env->now += env->cfg->intent_ttl - apr_time_from_msec(500);
     }
 }
 
@@ -804,7 +818,7 @@ START_TEST(test_refresh_no_call_when_intent_nearly_spent)
     fake_store_set_hook(env->fs, slow_cas, NULL);
     ck_assert_int_eq(request(&s, &res), RTS_REFRESH_UNAVAILABLE);
     ck_assert_int_eq(token_calls(), 0);
-    ck_assert_ptr_null(current(s)->lock_owner);
+    ck_assert_ptr_null(current(s)->intent_owner);
     ck_assert_int_eq(current(s)->rt_lost, 0);
 }
 END_TEST
@@ -829,8 +843,8 @@ START_TEST(test_refresh_clock_ahead_does_not_take_over_early)
     rts_result_t res;
     apr_time_t until = env->now - apr_time_from_sec(3);
 
-    held->lock_owner = "holder-on-a-slow-clock";
-    held->lock_until = until;
+    held->intent_owner = "holder-on-a-slow-clock";
+    held->intent_until = until;
     ck_assert_int_eq(rts_session_cas(test_env_ctx(env), held), APR_SUCCESS);
     token_call_at = 0;
     fake_http_set_hook(env->fh, note_token_call, NULL);
@@ -910,7 +924,7 @@ static void check_written_before_jwks(fake_http_t *fh, const rts_http_request_t 
                      APR_SUCCESS);
     ck_assert_int_eq(cur->gen, 2);
     ck_assert_str_eq(cur->refresh_token, "RT2");
-    ck_assert_ptr_null(cur->lock_owner);
+    ck_assert_ptr_null(cur->intent_owner);
     ck_assert_ptr_null(cur->id_token);                   /* not yet the unvalidated one */
     jwks_checked = 1;
 }

@@ -63,7 +63,7 @@ START_TEST(test_session_round_trip_through_store)
     ck_assert_str_eq(l->id_token, s->id_token);
     ck_assert_int_eq(l->at_expires, s->at_expires);
     ck_assert_int_eq(l->created, s->created);
-    ck_assert_ptr_null(l->lock_owner);
+    ck_assert_ptr_null(l->intent_owner);
 }
 END_TEST
 
@@ -183,8 +183,13 @@ START_TEST(test_cookie_strip_and_build)
     c = rts_cookie_build(rts_test_pool, "rtsession", "", 0, 0);
     ck_assert_ptr_nonnull(strstr(c, "Max-Age=0"));
     ck_assert_ptr_null(strstr(c, "Secure"));
-    ck_assert_str_eq(rts_cookie_name(rts_test_pool, "rtsession", 1), "__Host-rtsession");
-    ck_assert_str_eq(rts_cookie_name(rts_test_pool, "rtsession", 0), "rtsession");
+    ck_assert_str_eq(rts_cookie_name(rts_test_pool, "rtsession", RTS_COOKIE_SESSION, 1),
+                     "__Host-rtsession");
+    ck_assert_str_eq(rts_cookie_name(rts_test_pool, "rtsession", RTS_COOKIE_SESSION, 0),
+                     "rtsession");
+    ck_assert_str_eq(rts_cookie_name(rts_test_pool, "rts", RTS_COOKIE_LOGIN, 1),
+                     "__Host-rts_login");
+    ck_assert_str_eq(rts_cookie_name(rts_test_pool, "rts", RTS_COOKIE_LOGOUT, 0), "rts_logout");
 }
 END_TEST
 
@@ -207,8 +212,8 @@ START_TEST(test_codec_round_trip_every_field)
     s->rt_expires = TEST_T0 + apr_time_from_sec(86400);
     s->seen = TEST_T0 + apr_time_from_sec(5);
     s->sid = "op-sid";
-    s->lock_owner = "host/123/7";
-    s->lock_until = TEST_T0 + apr_time_from_sec(35);
+    s->intent_owner = "host/123/7";
+    s->intent_until = TEST_T0 + apr_time_from_sec(35);
     ck_assert_int_eq(rts_session_encode(rts_test_pool, s, &buf, &len), APR_SUCCESS);
     d = decoded(buf, len, APR_SUCCESS);
     ck_assert_int_eq(d->gen, 7);
@@ -217,13 +222,13 @@ START_TEST(test_codec_round_trip_every_field)
     ck_assert_str_eq(d->access_token, "AT-secret-value");
     ck_assert_str_eq(d->refresh_token, "RT-secret-value");
     ck_assert_str_eq(d->sid, "op-sid");
-    ck_assert_str_eq(d->lock_owner, "host/123/7");
+    ck_assert_str_eq(d->intent_owner, "host/123/7");
     /* times keep millisecond precision */
     ck_assert_int_eq(d->at_expires, s->at_expires / 1000 * 1000);
     ck_assert_int_eq(d->rt_expires, s->rt_expires / 1000 * 1000);
     ck_assert_int_eq(d->created, s->created / 1000 * 1000);
     ck_assert_int_eq(d->seen, s->seen / 1000 * 1000);
-    ck_assert_int_eq(d->lock_until, s->lock_until / 1000 * 1000);
+    ck_assert_int_eq(d->intent_until, s->intent_until / 1000 * 1000);
     /* zero-copy: the strings point into the plaintext */
     ck_assert((const unsigned char *)d->access_token > buf
               && (const unsigned char *)d->access_token < buf + len);
@@ -242,10 +247,10 @@ START_TEST(test_codec_absent_and_empty_strings_differ)
     d = decoded(buf, len, APR_SUCCESS);
     ck_assert_ptr_null(d->refresh_token);
     ck_assert_ptr_null(d->sid);
-    ck_assert_ptr_null(d->lock_owner);
+    ck_assert_ptr_null(d->intent_owner);
     ck_assert_str_eq(d->id_token, "");
     ck_assert_int_eq(d->rt_expires, 0);
-    ck_assert_int_eq(d->lock_until, 0);
+    ck_assert_int_eq(d->intent_until, 0);
 }
 END_TEST
 

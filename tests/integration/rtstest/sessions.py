@@ -29,8 +29,10 @@ def session_cookie(browser) -> str:
 
 FORMAT = 3           # format 2 (no tail) is still read by the module and by decode()
 # (field, key in the dict read() returns): the order of core/rts_session_codec.h
-TIMES = ("ae", "re", "c", "t", "lu")       # at_expires, rt_expires, created, seen, lock_until (ms)
-STRS = ("s", "i", "a", "r", "sid", "lo")   # sub, id_token, access_token, refresh_token, sid, lock_owner
+# TIMES: at_expires, rt_expires, created, seen, intent_until (ms)
+# STRS: sub, id_token, access_token, refresh_token, sid, intent_owner
+TIMES = ("ae", "re", "c", "t", "lu")
+STRS = ("s", "i", "a", "r", "sid", "lo")
 ABSENT = 0xFFFF
 # format 3 tail: at_issued, retry_at (ms), retry_step, rt_lost (answers lost for this RT)
 TAIL = ("ai", "ra", "rs", "rl")
