@@ -3,8 +3,9 @@
 # build-deb/libapache2-mod-rtsession_*.deb with apt-get (dependencies resolved by name), check
 # that the maintainer scripts enabled the module and that Debian's configuration passes
 # `apache2ctl -t` with it, run a copy of that configuration (own port and run/log dirs) to show
-# the enabled, unconfigured module is inert, run the login and version integration tests against
-# the INSTALLED module, then purge the package and check that nothing of it is left.
+# the enabled, unconfigured module is inert, run the login, version and rtsessionctl integration
+# tests against the INSTALLED module and tool, then purge the package and check that nothing of
+# it is left.
 # Build the package first with scripts/build-deb.sh. The system apache2 service is not started:
 # a policy-rc.d refuses service starts while the package is installed and purged (Debian's
 # mechanism for that; an existing one is kept), and the script fails if apache2 runs afterwards
@@ -14,6 +15,8 @@ cd "$(dirname "$0")/.."
 top=$PWD
 pkg=libapache2-mod-rtsession
 so=/usr/lib/apache2/modules/mod_rtsession.so
+ctl=/usr/sbin/rtsessionctl
+ctl_man=/usr/share/man/man8/rtsessionctl.8.gz
 avail=/etc/apache2/mods-available
 enabled=/etc/apache2/mods-enabled
 
@@ -64,7 +67,7 @@ t0=$(date +%s)
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "$deb" \
   >"$work/install.log" 2>&1 || { cat "$work/install.log"; fail "apt-get install"; }
 dpkg-query -W -f='${Status} ${Version}\n' "$pkg"
-for f in "$so" "$avail/rtsession.load" "$avail/rtsession.conf"; do
+for f in "$so" "$avail/rtsession.load" "$avail/rtsession.conf" "$ctl" "$ctl_man"; do
   [[ -f $f ]] || fail "$f not installed"
 done
 grep -qx "LoadModule rtsession_module $so" "$avail/rtsession.load" || fail "rtsession.load does not load $so"
@@ -121,16 +124,17 @@ if grep -E '\[(rtsession|core):(emerg|alert|crit|error)\]|RTS[0-9]{5}' "$work/lo
   fail "the unconfigured module logged errors (above)"
 fi
 
-echo "== test-deb: login and version tests against $so"
+echo "== test-deb: login, version and rtsessionctl tests against $so and $ctl"
 rc=0
-RTS_MODULE=$so /usr/bin/python3 -m pytest -ra -p no:cacheprovider \
-  tests/integration/test_100_login.py tests/integration/test_020_version.py || rc=$?
+RTS_MODULE=$so RTS_CTL=$ctl /usr/bin/python3 -m pytest -ra -p no:cacheprovider \
+  tests/integration/test_100_login.py tests/integration/test_020_version.py \
+  tests/integration/test_850_rtsessionctl.py || rc=$?
 ((rc == 0)) || fail "integration tests against the installed module (pytest exit $rc)"
 
 echo "== test-deb: apt-get purge $pkg"
 DEBIAN_FRONTEND=noninteractive apt-get purge -y -q -o DPkg::Lock::Timeout=300 "$pkg" >"$work/purge.log" 2>&1 \
   || { cat "$work/purge.log"; fail "apt-get purge"; }
-for f in "$so" "$avail/rtsession.load" "$avail/rtsession.conf" "$enabled/rtsession.load" "$enabled/rtsession.conf"; do
+for f in "$so" "$ctl" "$ctl_man" "$avail/rtsession.load" "$avail/rtsession.conf" "$enabled/rtsession.load" "$enabled/rtsession.conf"; do
   [[ ! -e $f && ! -L $f ]] || fail "$f is still there after the purge"
 done
 ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q installed || fail "$pkg still installed"
@@ -138,4 +142,4 @@ apache2ctl -t >/dev/null 2>&1 || fail "apache2ctl -t after the purge"
 if ((!was_running)) && apache_running; then
   fail "the system apache2 runs now and did not before"
 fi
-echo "test-deb: ok (install, configtest, inert when unconfigured, login through the installed module, purge) in $(( $(date +%s) - t0 )) s"
+echo "test-deb: ok (install, configtest, inert when unconfigured, login through the installed module, rtsessionctl, purge) in $(( $(date +%s) - t0 )) s"

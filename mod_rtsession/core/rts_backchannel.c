@@ -377,11 +377,11 @@ apr_status_t rts_backchannel_validate(rts_ctx_t *ctx, const char *logout_token,
 /* Ends the sessions of one index item and leaves the logout in it (a tombstone), by
  * compare-and-swap: a login that appends meanwhile makes the swap fail, and the next round
  * ends that session too. A sub logout ends the sessions authenticated at or before its iat (a
- * replayed or late token spares later logins); a sid logout ends them all. Under secrets[0]
- * the tombstone is written even when the item is absent, so that a login completing later is
- * refused. */
+ * replayed or late token spares later logins), unless all is set (an administrator's order);
+ * a sid logout ends them all. Under secrets[0] the tombstone is written even when the item is
+ * absent, so that a login completing later is refused. */
 static apr_status_t end_item(rts_ctx_t *ctx, const char *kind, const char *key, int tombstone,
-                             apr_int64_t iat, int *pended)
+                             apr_int64_t iat, int all, int *pended)
 {
     int attempt;
 
@@ -406,7 +406,7 @@ static apr_status_t end_item(rts_ctx_t *ctx, const char *kind, const char *key, 
             apr_int64_t auth = (apr_int64_t)json_integer_value(json_array_get(ix.auth, n));
             apr_status_t drv;
 
-            if (!strcmp(kind, "sub") && auth > iat) {
+            if (!all && !strcmp(kind, "sub") && auth > iat) {
                 /* a login after this logout: it stays */
                 json_array_append(after.keys, json_array_get(ix.keys, n));
                 json_array_append(after.auth, json_array_get(ix.auth, n));
@@ -435,7 +435,7 @@ static apr_status_t end_item(rts_ctx_t *ctx, const char *kind, const char *key, 
 
 /* Every item of kind/value, under each configured secret (items written before a rotation). */
 static apr_status_t end_indexed(rts_ctx_t *ctx, const char *kind, const char *value,
-                                apr_int64_t iat, int *pended)
+                                apr_int64_t iat, int all, int *pended)
 {
     int i;
 
@@ -443,12 +443,21 @@ static apr_status_t end_indexed(rts_ctx_t *ctx, const char *kind, const char *va
         const rts_secret_t *secret = &APR_ARRAY_IDX(ctx->cfg->secrets, i, rts_secret_t);
         apr_status_t rv = end_item(ctx, kind,
                                    index_key(ctx->pool, secret, kind, ctx->cfg->issuer, value),
-                                   i == 0, iat, pended);
+                                   i == 0, iat, all, pended);
         if (rv != APR_SUCCESS) {
             return rv;
         }
     }
     return APR_SUCCESS;
+}
+
+apr_status_t rts_backchannel_end_user(rts_ctx_t *ctx, const char *sub, int *pended)
+{
+    *pended = 0;
+    if (!sub || !*sub) {
+        return APR_EINVAL;
+    }
+    return end_indexed(ctx, "sub", sub, apr_time_sec(rts_now(ctx)), 1, pended);
 }
 
 static const char *jti_key(rts_ctx_t *ctx, const char *jti)
@@ -536,8 +545,8 @@ apr_status_t rts_backchannel_handle(rts_ctx_t *ctx, const char *body, apr_size_t
     }
     /* with a sid, that provider session only; with a sub alone, every session of the user */
     if (rv == APR_SUCCESS) {
-        rv = sid ? end_indexed(ctx, "sid", sid, iat, pended)
-                 : end_indexed(ctx, "sub", sub, iat, pended);
+        rv = sid ? end_indexed(ctx, "sid", sid, iat, 0, pended)
+                 : end_indexed(ctx, "sub", sub, iat, 0, pended);
     }
     if (rv != APR_SUCCESS) {
         rts_log_perror(ctx->log, RTS_LOG_MARK, RTS_LOG_ERR, rv,

@@ -56,6 +56,14 @@ apr_status_t rts_backchannel_session_check(rts_ctx_t *ctx, const rts_session_t *
 apr_status_t rts_backchannel_validate(rts_ctx_t *ctx, const char *logout_token,
                                       json_t **pclaims, rts_result_t *res);
 
+/* Ends every indexed session of sub, as a back-channel logout by sub does (every configured
+ * secret's item, a tombstone that refuses a login of sub begun before now), but sparing none:
+ * an administrator's "end this user everywhere" (rtsessionctl end-user). Sessions created
+ * while no back-channel endpoint was configured are in no index and stay. *pended: how many
+ * records were deleted. APR_SUCCESS, APR_EINVAL (no sub), APR_EEXIST (the item kept changing)
+ * or a store failure (some sessions may be ended already: run it again). */
+apr_status_t rts_backchannel_end_user(rts_ctx_t *ctx, const char *sub, int *pended);
+
 /* The endpoint: body is the POSTed form (application/x-www-form-urlencoded). A token whose jti
  * was recorded within its acceptance window (iat_max_age) is refused as a replay; the jti is
  * recorded only once its sessions are ended, so a delivery that failed half-way (503) is

@@ -66,6 +66,14 @@ apr_status_t rts_store_memcached_create(apr_pool_t *pool, const char *config_str
 void rts_store_memcached_set_dead_after(struct rts_store_t *s, apr_interval_time_t after);
 /* Where the store logs its breaker transitions and refusals (RTS106xx); NULL: nowhere. */
 void rts_store_memcached_set_log(struct rts_store_t *s, const struct rts_log_t *log);
+/* For per-server checks (rtsessionctl check): the number of servers of a memcached store, the
+ * name (host:port) of server i, and a key "<prefix><random>" that the store's distribution
+ * places on server i (NULL when RTS_STORE_PROBE_DRAWS random draws found none). */
+#define RTS_STORE_PROBE_DRAWS 4096
+unsigned rts_store_memcached_server_count(struct rts_store_t *s);
+const char *rts_store_memcached_server_name(struct rts_store_t *s, unsigned i);
+const char *rts_store_memcached_key_on(struct rts_store_t *s, apr_pool_t *p, unsigned i,
+                                       const char *prefix);
 /* Checks a configuration string without connecting (for configtest). APR_EINVAL with an
  * explanation in *perr (allocated from p) when it does not parse. */
 apr_status_t rts_store_memcached_check(apr_pool_t *p, const char *config_string, const char **perr);

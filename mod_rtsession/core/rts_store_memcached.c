@@ -18,6 +18,7 @@
 #include "rts_lock.h"
 #include "rts_log.h"
 #include "rts_store.h"
+#include "rts_util.h"
 
 #define RTS_MC_MAX_KEY 250
 /* memcached reads an expiry above 30 days as an absolute Unix time. */
@@ -691,6 +692,38 @@ void rts_store_memcached_set_log(rts_store_t *s, const rts_log_t *log)
 void rts_store_memcached_set_dead_after(rts_store_t *s, apr_interval_time_t after)
 {
     ((rts_mc_t *)s->impl)->dead_after = after;
+}
+
+unsigned rts_store_memcached_server_count(rts_store_t *s)
+{
+    return ((rts_mc_t *)s->impl)->nservers;
+}
+
+const char *rts_store_memcached_server_name(rts_store_t *s, unsigned i)
+{
+    rts_mc_t *mc = s->impl;
+
+    return i < mc->nservers ? mc->breakers[i].name : NULL;
+}
+
+const char *rts_store_memcached_key_on(rts_store_t *s, apr_pool_t *p, unsigned i,
+                                       const char *prefix)
+{
+    rts_mc_t *mc = s->impl;
+    int draw;
+
+    for (draw = 0; draw < RTS_STORE_PROBE_DRAWS && i < mc->nservers; draw++) {
+        const char *rnd, *key;
+
+        if (rts_random_token(p, 12, &rnd) != APR_SUCCESS) {
+            return NULL;
+        }
+        key = apr_pstrcat(p, prefix, rnd, NULL);
+        if (rts_mc_breaker(mc, key) == &mc->breakers[i]) {
+            return key;
+        }
+    }
+    return NULL;
 }
 
 static apr_status_t rts_mc_cleanup(void *data)

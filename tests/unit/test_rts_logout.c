@@ -543,6 +543,30 @@ START_TEST(test_backchannel_by_sub_ends_every_session_of_the_user)
 }
 END_TEST
 
+/* rtsessionctl end-user: every session of the user, even one authenticated "after now" on a
+ * provider clock that runs ahead (a sub logout token would spare it), and a tombstone that
+ * refuses a login of that user that was completing; another user's session stays. */
+START_TEST(test_backchannel_end_user_ends_all_of_one_user)
+{
+    rts_session_t *a1 = indexed_session("alice", "sid-1");
+    rts_session_t *a2, *late, *b = indexed_session("bob", "sid-9");
+    int ended;
+
+    ck_assert_int_eq(late_session("alice", NULL, apr_time_sec(env->now) + 120,
+                                  env->now - apr_time_from_sec(1), &a2), APR_SUCCESS);
+    ck_assert_int_eq(rts_backchannel_end_user(test_env_ctx(env), "alice", &ended), APR_SUCCESS);
+    ck_assert_int_eq(ended, 2);
+    ck_assert(!stored(a1) && !stored(a2) && stored(b));
+    /* a login of alice begun before the command, completing after it, is refused */
+    ck_assert_int_eq(late_session("alice", NULL, apr_time_sec(env->now),
+                                  env->now - apr_time_from_sec(5), &late),
+                     RTS_BACKCHANNEL_LOGGED_OUT);
+    ck_assert_int_eq(rts_backchannel_end_user(test_env_ctx(env), "alice", &ended), APR_SUCCESS);
+    ck_assert_int_eq(ended, 0);
+    ck_assert_int_eq(rts_backchannel_end_user(test_env_ctx(env), "", &ended), APR_EINVAL);
+}
+END_TEST
+
 START_TEST(test_backchannel_index_keeps_newest)
 {
     rts_session_t *first = indexed_session("carol", NULL);
@@ -1010,6 +1034,7 @@ Suite *rts_suite_logout(void)
     tcase_add_test(tc, test_backchannel_missed_session_ended_at_check);
     tcase_add_test(tc, test_backchannel_index_store_failure_reported);
     tcase_add_test(tc, test_backchannel_delayed_sub_logout_spares_later_login);
+    tcase_add_test(tc, test_backchannel_end_user_ends_all_of_one_user);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -49,3 +49,17 @@ def module_path() -> Path:
 def ensure_gen_dir() -> Path:
     GEN_DIR.mkdir(parents=True, exist_ok=True)
     return GEN_DIR
+
+
+def ctl_path() -> Path:
+    """rtsessionctl: $RTS_CTL, else the one built beside the module under test
+    (mod_rtsession/tools/rtsessionctl of the same build tree), else the installed one when the
+    module is the installed one."""
+    env = os.environ.get("RTS_CTL")
+    if env:
+        return Path(env)
+    built = module_path().parent.parent / "tools" / "rtsessionctl"
+    installed = Path("/usr/sbin/rtsessionctl")
+    if not built.is_file() and module_path().parts[:3] == ("/", "usr", "lib") and installed.is_file():
+        return installed
+    return built
