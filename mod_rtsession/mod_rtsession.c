@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_rtsession: an OpenID Connect relying party that keeps tokens server-side in memcached
  * and refreshes rotating refresh tokens exactly once per expiry across a cluster.
  * This file is the module record and the hooks: it registers every hook and calls the other

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The "claim" authz provider: `Require claim NAME:VALUE [NAME:VALUE ...]` grants when any pair
  * matches (a string claim equal to VALUE, or an array claim with VALUE as a member; numbers and
  * booleans compare by their JSON text). Combine several under <RequireAll>/<RequireAny>. */

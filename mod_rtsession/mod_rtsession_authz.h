@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `Require claim NAME:VALUE`: the "claim" authz provider (registered by mod_rtsession.c). */
 #ifndef MOD_RTSESSION_AUTHZ_H
 #define MOD_RTSESSION_AUTHZ_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Directives and configuration: "unset" sentinels, one explicit merge line per field,
  * typed getters for the defaults, the translation into the core's rts_config_t (defaults and
  * derived values from rts_config_defaults/rts_config_finish) and a check that fails

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Directives, per-server and per-directory configuration, and their translation into the
  * core's rts_config_t. */
 #ifndef MOD_RTSESSION_CONFIG_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* request_rec in: the core's context and neutral request description, and the per-request
  * state that check_authn leaves for the later phases. */
 #include <string.h>

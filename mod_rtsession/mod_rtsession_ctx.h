@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* request_rec in: the core's context and request description for a request, and what
  * check_authn decided for it. */
 #ifndef MOD_RTSESSION_CTX_H

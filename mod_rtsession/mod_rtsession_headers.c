@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the backend sees of the identity: spoofed copies removed, ours added. Claim values
  * leave the module through the core's one rule (rts_claim.h). */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the backend sees: client-sent identity headers and the module's cookies removed, the
  * identity added as request headers and RTS_CLAIM_* environment variables. */
 #ifndef MOD_RTSESSION_HEADERS_H

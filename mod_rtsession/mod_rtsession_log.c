@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Log sinks: the core logs through rts_log_t; these print into httpd's error log under the
  * module's log level, with the request id on every request line. */
 #include <http_core.h>

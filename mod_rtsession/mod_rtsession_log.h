@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The core's log sinks bound to httpd's error log, and the request id every line carries. */
 #ifndef MOD_RTSESSION_LOG_H
 #define MOD_RTSESSION_LOG_H

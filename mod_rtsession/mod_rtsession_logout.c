@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Apache glue of the logout endpoint: request_rec in, rts_logout_handle, response out. */
 #include <string.h>
 #include <http_protocol.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the browser gets when the core does not let a request pass: a redirect, a 401 or an
  * error page in the user's terms with a reference that finds the log line. */
 #include <apr_lib.h>

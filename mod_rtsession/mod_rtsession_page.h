@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rts_outcome_t out: redirects, 401s, error pages and the anonymous pass. */
 #ifndef MOD_RTSESSION_PAGE_H
 #define MOD_RTSESSION_PAGE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Private to the Apache glue: the module record and log binding. */
 #ifndef MOD_RTSESSION_PRIVATE_H
 #define MOD_RTSESSION_PRIVATE_H

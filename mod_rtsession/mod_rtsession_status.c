@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SetHandler rtsession-status: the module's counters in the Prometheus text format, summed
  * across every process of this httpd. The counters are one rts_metrics_t in anonymous shared
  * memory (a file in the runtime directory where anonymous memory is not available), made

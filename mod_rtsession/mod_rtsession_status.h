@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The status handler (SetHandler rtsession-status) and the shared counters behind it. */
 #ifndef MOD_RTSESSION_STATUS_H
 #define MOD_RTSESSION_STATUS_H

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Build the Debian package: build-deb/libapache2-mod-rtsession_<version>_<arch>.deb, with
 # `dpkg-buildpackage -us -uc -b` and debian/, in a copy of the sources (build-deb/src, removed
 # afterwards): the package build runs `make distclean` and autoreconf, which must not touch the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Configure and build OUT of the source tree, in build/ beside the sources (VPATH: the sources
 # stay free of build products, and several builds, e.g. build-san/, share one tree).
 # BUILD_DIR picks another directory (relative to the source tree, or absolute); CONFIGURE_FLAGS

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Start a demo on loopback: memcached, the test OP, the echo backend and httpd with
 # mod_rtsession, then log in once by script. Run again to restart; `demo.sh stop` stops.
 # The orchestration is tests/integration/rtstest/demo.py.

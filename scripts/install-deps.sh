@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Install everything the build, the unit tests and the integration tests need, on a fresh
 # Debian 12, as root. Idempotent: apt only runs for what is missing, npm ci only when
 # tests/op/node_modules is older than the lock file.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Smoke test of the Debian package on this machine, as root (CI): install
 # build-deb/libapache2-mod-rtsession_*.deb with apt-get (dependencies resolved by name), check
 # that the maintainer scripts enabled the module and that Debian's configuration passes

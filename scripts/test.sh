@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Everything CI runs: dependencies, build, C unit tests (make check), then the integration
 # suite: the tests marked `mpm` under worker and prefork, and the whole suite under event
 # LAST, so the final line of output is pytest's summary. Exits non-zero on any failure.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Fails when a directive registered in the module's source is missing from docs/directives.md
 # or from the annotated example configuration.
 top=${1:-$(dirname "$0")/..}

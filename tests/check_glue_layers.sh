@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # The Apache glue is a tree (docs/design.md, "Glue layers"). Fails when
 #  - a glue file is missing from the layer table in docs/design.md;
 #  - a glue file includes the header of a glue file in its own or a higher layer, or calls a

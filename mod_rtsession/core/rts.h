@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_rtsession protocol core: shared definitions.
  * The core depends on APR, OpenSSL 3, jansson, libcurl and libmemcached only; never on httpd. */
 #ifndef RTS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pending logins and the authorization request. */
 #include <string.h>
 #include <apr_lib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The start of a login: state, nonce, PKCE, the authorization request URL (OIDC Core §3.1.2.1,
  * RFC 7636), and the pending login that binds the callback to the browser.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Back-channel logout: the sid/sub index, logout token validation, ending the sessions. */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenID Connect Back-Channel Logout 1.0: the provider POSTs a logout_token; every session of
  * its sid (or, without sid, of its sub) ends, on every host (all state is in memcached).
  * Design and guarantees: docs/logout.md, "Back-channel logout".

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one rule for claim values that leave the module (see rts_claim.h). */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one rule for a claim value that leaves the module: as REMOTE_USER (r->user) and the user
  * header, as a claim header, as an RTS_CLAIM_* environment variable, or in a log line.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-child memo of ID token claims (see rts_claims_memo.h). */
 #include <stdlib.h>
 #include <string.h>

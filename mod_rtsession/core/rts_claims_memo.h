@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A per-child memo of the claims parsed from stored ID tokens. Every hot request needs the
  * session's claims (REMOTE_USER, claim headers, RTS_CLAIM_* variables, Require claim), and
  * parsing them from the ID token was the largest CPU cost after the memcached round trip. The

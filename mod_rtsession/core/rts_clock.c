@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The core's clock (rts_clock.h). */
 #include <apr_time.h>
 #include "rts.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The core's clock: the context's (a controllable one in the tests) or APR's. */
 #ifndef RTS_CLOCK_H
 #define RTS_CLOCK_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One home for the configuration's defaults, derived values and invariants: the glue and the
  * unit tests both start from rts_config_defaults and end with rts_config_finish. */
 #include <string.h>

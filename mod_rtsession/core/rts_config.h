@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The core's view of the configuration: plain data, no Apache types. The glue builds one per
  * virtual host: rts_config_defaults, then the configured values, then rts_config_finish (the
  * derived values and the checks). The unit tests build theirs the same way. */

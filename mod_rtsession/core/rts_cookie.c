@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cookie parsing and building. */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cookie header parsing and Set-Cookie building for the module's own cookies. */
 #ifndef RTS_COOKIE_H
 #define RTS_COOKIE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenSSL 3 EVP primitives: SHA-256, HMAC, HKDF, AES-256-GCM sealing, PKCE. */
 #include <limits.h>
 #include <string.h>

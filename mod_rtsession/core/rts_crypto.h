@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenSSL 3 EVP primitives the module needs: hashes, HMAC, HKDF, AES-256-GCM sealing. */
 #ifndef RTS_CRYPTO_H
 #define RTS_CRYPTO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Login, callback and session decisions. */
 #include <string.h>
 #include <apr_strings.h>

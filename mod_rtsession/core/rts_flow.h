@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The orchestrator: a neutral description of the request in, a decision out. The Apache glue
  * translates request_rec into rts_req_t and applies the rts_outcome_t; everything in between
  * is here, unit-testable without httpd. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP client interface the core uses to talk to the provider; libcurl implements it
  * (rts_http_curl.c), the unit tests use a fake. Every call is bounded in time and size. */
 #ifndef RTS_HTTP_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The HTTP client on libcurl. Easy handles are kept on a free list per process and reused, so
  * their connection caches give keep-alive to the provider; a handle is used by one thread at a
  * time. Nothing here logs: request bodies and Authorization headers carry secrets. */

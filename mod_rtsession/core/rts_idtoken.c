@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ID token validation: OIDC Core §3.1.3.7 (rules), §2 (claims), §3.1.3.6 (at_hash), §12.2
  * (refresh), RFC 8725 (JWT best practices), RFC 7519 §4.1 (NumericDate).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ID token validation (OIDC Core §3.1.3.7, §3.1.3.6 at_hash; RFC 8725). */
 #ifndef RTS_IDTOKEN_H
 #define RTS_IDTOKEN_H

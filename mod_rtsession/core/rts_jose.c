@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compact JWS parsing and verification; JWK Sets as EVP_PKEYs (OpenSSL 3 provider APIs only). */
 #include <string.h>
 #include <openssl/bn.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compact JWS (RFC 7515) parsing and verification, and JWK Sets (RFC 7517) as EVP_PKEYs.
  * The algorithm is checked against the caller's allow-list and against the key's type; the
  * token alone never chooses it. Only keys from the JWKS passed in are used: the header

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* jansson values tied to APR pools. */
 #include <string.h>
 #include <stdlib.h>

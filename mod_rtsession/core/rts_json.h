@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* jansson values whose lifetime is tied to an APR pool (a cleanup drops the reference). */
 #ifndef RTS_JSON_H
 #define RTS_JSON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JWT claim rules: one per claim, for every JWT the module reads (see rts_jwt_claims.h). */
 #include <string.h>
 #include <apr_strings.h>

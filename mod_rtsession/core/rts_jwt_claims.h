@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JWT claim rules shared by every JWT the module reads: ID tokens (rts_idtoken.c), logout tokens
  * (rts_backchannel.c) and the expiry of JWT access tokens (rts_refresh_at_expiry). One rule per
  * claim, whatever the token; the choices and their reasons are in docs/security.md, "JWT claim

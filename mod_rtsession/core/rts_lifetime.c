@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Session lifetime checks and the idle-timeout slide by memcached touch. */
 #include <string.h>
 #include "rts.h"

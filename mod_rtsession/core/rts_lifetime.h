@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Session lifetime: the absolute maximum, the refresh token's own expiry, and the idle timeout
  * (design: docs/design.md, "Session lifetime").
  *

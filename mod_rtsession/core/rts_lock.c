@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-child mutex (see rts_lock.h). */
 #include <apr_thread_mutex.h>
 #include "rts_lock.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A mutex for per-child state that the threads of a child share (the memos); it locks nothing
  * when APR has no threads. */
 #ifndef RTS_LOCK_H

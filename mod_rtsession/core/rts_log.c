@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Log sink dispatch. Formatting happens only when the level is enabled. */
 #include <stdio.h>
 #include <apr_strings.h>

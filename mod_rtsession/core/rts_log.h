@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logging through a sink the caller provides. Levels have httpd's APLOG_* numbers, so the
  * Apache glue forwards with a cast. Messages carry a tag, RTS_LOGNO(nnnnn), registered in
  * docs/log-tags.md. Never pass a token, code, secret or cookie value to these functions. */

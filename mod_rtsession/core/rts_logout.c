@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Local and RP-initiated logout, token revocation. */
 #include <string.h>
 #include <apr_lib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logout: local (session record deleted, cookie expired), RP-initiated at the provider
  * (OpenID Connect RP-Initiated Logout 1.0) and token revocation (RFC 7009). Design and flows:
  * docs/logout.md. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared counters: relaxed atomics on a block of memory that every process maps. */
 #include <string.h>
 #include <apr_strings.h>

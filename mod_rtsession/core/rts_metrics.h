@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Operational counters and latency histograms, summed across processes.
  * The counters live in one rts_metrics_t that the caller places in memory shared by every
  * process (the Apache glue: anonymous shared memory made at post_config, inherited by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ID token validation with key refresh. */
 #include "rts.h"
 #include "rts_clock.h"

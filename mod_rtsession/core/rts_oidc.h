@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ID token validation against the provider's current keys, with one JWKS refetch when the
  * token names a key we do not have (provider key rotation). Shared by login and refresh. */
 #ifndef RTS_OIDC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Discovery metadata and JWKS cache. */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The provider's discovery metadata (OpenID Connect Discovery 1.0) and JWKS, fetched lazily
  * and cached per process. Threads share the cache; what they are handed stays valid until
  * their request pool goes, even when a refetch replaces it meanwhile. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* HMAC-named, sealed store records. */
 #include <string.h>
 #include <openssl/crypto.h>

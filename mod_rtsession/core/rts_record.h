@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Store records that memcached cannot read: named by an HMAC under the module secret (a dump
  * yields no cookie or state), sealed with AES-256-GCM under a key derived from the module secret
  * and a value the browser holds (the cookie or the state), with the store key as associated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Refresh coordination: a CAS-taken intent in the session record, one token call per
  * generation, waiters that poll for the next generation. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Refresh under rotation: one refresh grant per access-token expiry across all processes,
  * threads and hosts that share the store (design: docs/design.md, "Refresh coordination").
  *

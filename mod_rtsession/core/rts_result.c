@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Failure records and status texts. */
 #include <stdarg.h>
 #include <apr_strings.h>

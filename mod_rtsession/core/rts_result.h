@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A failure, with its cause: what the provider said (OAuth error/description) and what the
  * client should see. Core functions return apr_status_t and fill one of these when useful. */
 #ifndef RTS_RESULT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The session record: what memcached holds for one logged-in browser, sealed.
  * Store key = "rts:s:" + b64url(HMAC(secret.key_id, "s:" + cookie id)): a memcached dump
  * yields no cookie. Value = AES-256-GCM under a key derived from secret.key_seal and the cookie

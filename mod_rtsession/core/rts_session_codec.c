@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Binary session record plaintext (layout in rts_session_codec.h). */
 #include <string.h>
 #include "rts.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The session record's plaintext, before sealing: a fixed binary layout, so that reading it on
  * every request costs bounds checks and pointer assignments instead of a JSON parse (the ID
  * token is most of its bytes). Format 3, big-endian:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The session store interface: a key/value store with expiry, add and compare-and-swap.
  * memcached implements it (rts_store_memcached.c); the unit tests use an in-memory fake.
  * group_key places several keys on one server (libmemcached's *_by_key); NULL means the key

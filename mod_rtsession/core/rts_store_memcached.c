@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The session store on memcached, through libmemcached 1.1 (libmemcachedutil's connection pool).
  * One memcached_pool_st per process, shared by its threads; every operation fetches a
  * memcached_st from it (bounded wait) and releases it, so no memcached_st is ever used by two

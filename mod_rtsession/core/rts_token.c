@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The token endpoint: authorization code exchange (RFC 6749 §4.1.3, RFC 7636 §4.5), refresh
  * grant (RFC 6749 §6) and response parsing (RFC 6749 §5.1/§5.2, OIDC Core §3.1.3.3).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The token endpoint: authorization code exchange, refresh grant, response parsing
  * (RFC 6749 §4.1.3-4.1.4, §5, §6; RFC 7636 §4.5; OIDC Core §3.1.3). */
 #ifndef RTS_TOKEN_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small helpers: base64url, randomness, constant-time comparison, URL/form encoding. */
 #include <stdarg.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small helpers: base64url, randomness, constant-time comparison, URL/form encoding. */
 #ifndef RTS_UTIL_H
 #define RTS_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Version strings (rts_version.h). The only core file that reads config.h: httpd's own
  * ap_config_auto.h defines the same PACKAGE_* macros, so the glue must not see it. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The module's version, and the versions of the libraries it runs with: for the startup log
  * line and httpd's server banner (ServerTokens Full), so that a bug report names them all. */
 #ifndef RTS_VERSION_H

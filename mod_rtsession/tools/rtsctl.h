@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rtsessionctl: what its command files share. */
 #ifndef RTSCTL_H
 #define RTSCTL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rtsessionctl check: the configuration against the live provider and memcached, through the
  * module's own code paths (provider cache, token client, store). One line per check. */
 #include <stdio.h>

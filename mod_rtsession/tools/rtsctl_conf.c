@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rtsessionctl: reading the module's directives from an Apache configuration file. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rtsessionctl: the module's settings read from an Apache configuration file (the RTSession*
  * server directives of one virtual host, over those of the main server, as httpd merges them),
  * overridden by command-line flags, and turned into the core's rts_config_t. No httpd code: the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* rtsessionctl: the administrator's tool of mod_rtsession, on the module's own core (no httpd):
  * end a user's sessions everywhere, show a session's metadata, check a configuration against
  * the live provider and memcached, generate a module secret. docs/rtsessionctl.md. */

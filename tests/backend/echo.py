@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Echo backend for mod_rtsession tests: answers every request with JSON describing it
 (method, path, query, headers, cookies) and records what it received, so tests can
 check what httpd forwarded (identity headers, scrubbed spoofs, stripped cookies).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What every benchmark needs, started on loopback and stopped again: the test CA, memcached,
 the test OP, a static backend (httpd serving a small file over plain HTTP, so the baseline
 measures httpd + mod_proxy and not Python), httpd instances for the plain proxy, for

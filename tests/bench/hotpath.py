@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Hot path: requests/s and latency with wrk over HTTPS on loopback (32 connections, 2 threads),
 interleaved A B C A B C, three rounds:
   A  the same httpd proxying the same static backend without authentication,

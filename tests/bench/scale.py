@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Scale: hot-path requests/s of one logged-in session with 1 session in memcached, then with
 100,000 (written directly in the module's record format, rtstest/sessions.py: the real
 session's record sealed under 100,000 other random cookies), then with 1 again.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Bytes per session in memcached, and items written per login and per refresh, for
 mod_rtsession (and mod_auth_openidc unless --no-openidc), each on its own memcached.
 Item sizes are memcached's own (lru_crawler metadump: key + value + item header).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Refresh storm on the cluster: per round, N concurrent requests of one session whose access
 token has expired, spread over two httpd instances sharing memcached (one server, or three
 with --memcached 3). Prints per round: requests, status histogram, refresh grants seen by the

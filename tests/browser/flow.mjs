@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A real browser through mod_rtsession: Debian's chromium driven by playwright-core.
 //   node flow.mjs config.json
 // config: { protected_url, api_url, out_dir, spki, user, password, expire_wait_ms,

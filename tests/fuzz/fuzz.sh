@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds every fuzz target with clang's libFuzzer + ASan + UBSan (directly, not through
 # configure: the core needs nothing but its pkg-config libraries) and runs each for
 # FUZZ_SECONDS against a working copy of its seed corpus. New inputs stay in OUT/work/<target>,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pool and helpers for the fuzz targets (fuzz_common.h). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the fuzz targets: one libFuzzer entry point per target, a pool per input, and
  * APR set up once. Built two ways (see README.md): with clang -fsanitize=fuzzer (make fuzz) and
  * with replay_main.c, a plain main that feeds corpus files (make check, any compiler). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Cookie header parsing: rts_cookie_get and rts_cookie_strip on the module's cookie names.
  * Property: what strip leaves never yields one of the stripped cookies to get. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* application/x-www-form-urlencoded and query parsing (callback parameters). */
 #include <string.h>
 #include "fuzz_common.h"

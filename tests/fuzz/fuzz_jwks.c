@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JWK Set parsing (rts_jwks_parse) on an exact-size heap copy: no terminator to lean on. */
 #include <stdlib.h>
 #include <string.h>

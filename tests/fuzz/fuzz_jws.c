@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JWS/JWT: compact parsing, signature verification against a fixed JWKS (RSA, PS, EC P-256/384/521,
  * Ed25519: fuzz_keys.h, made with make_seeds.mjs together with the seeds), and the whole ID
  * token validation at a fixed time so the signed seeds pass every check. An input starting with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Back-channel logout token validation (rts_backchannel_validate, Back-Channel Logout 1.0 §2.6)
  * with a context whose provider is a stub: discovery and the fixed JWKS of fuzz_keys.h plus the
  * signer's key (fuzz_sign.h: an input starting with '{' is "{header}\n{claims}", signed by the

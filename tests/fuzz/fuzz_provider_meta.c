@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Discovery document parsing. Property: an accepted document names exactly our issuer. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The return-URL check (open redirects). Property: whatever it accepts is a path on this
  * origin, also after percent-decoding, for browsers that treat '\' as '/'. */
 #include <string.h>

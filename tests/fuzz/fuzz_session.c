@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Session record decoding (rts_session_open) under a fixed secret and cookie id. First byte
  * even: the rest is a sealed record as memcached would hand it back (exercises the AEAD
  * framing). Odd: the rest is a binary plaintext (rts_session_codec.h) that this target seals

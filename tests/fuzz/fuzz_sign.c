@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ES256 signer for the fuzz targets (fuzz_sign.h). */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A signer for the JWS and logout targets: an ES256 key made at start-up, its JWKS, and
  * compact JWS of any header and payload text. Mutated claims then still carry a good
  * signature, so the fuzzer reaches the claim checks behind the signature check. */

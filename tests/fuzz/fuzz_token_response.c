@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Token endpoint response parsing. The first byte picks the HTTP status, the rest is the body. */
 #include <string.h>
 #include "fuzz_common.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Regenerates fuzz_keys.h (a public JWKS the JWS target verifies against) and the seed corpora
 // under corpus/ (signed tokens for those keys, plus hand-written seeds for every target).
 // The private keys are thrown away: rerun this script to change keys and seeds together.

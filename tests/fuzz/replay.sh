@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make check: every seed corpus through its fuzz target, without libFuzzer (tests/fuzz/README.md).
 set -e
 bin=./fuzz/rts_fuzz_replay

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Replays files (or every file of directories) through a fuzz target without libFuzzer, so
  * that make check runs each seed corpus under any compiler (and under the sanitizer build).
  *   rts_fuzz_replay TARGET FILE|DIR...   */

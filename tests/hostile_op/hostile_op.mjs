@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A deliberately misbehaving OpenID Provider for mod_rtsession's security tests
 // (tests/integration/test_600_hostile_op.py). One HTTPS server on loopback; what it does wrong
 // is chosen per test with POST /admin/scenario {"name": "..."} (see SCENARIOS below).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures: the test CA, memcached, the OP and the echo backend once per session; httpd
 instances per configuration; error-log and secret-leak checks after every test."""
 import secrets as pysecrets

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The harness itself, without mod_rtsession: httpd starts from the generated config,
 proxies to the echo backend (the plain-proxy baseline), restarts gracefully, stops; a child
 that dies on a signal fails the test that saw it."""

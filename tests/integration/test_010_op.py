@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The test OP behaves as mod_rtsession assumes: PKCE code flow, refresh tokens that
 rotate on every use, and reuse detection that revokes the whole grant."""
 import base64

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The fault proxy (rtstest/faultproxy.py) against a tiny local upstream: keep-alive, framing,
 the discovery rewrite and every fault mode. No httpd, no OP."""
 import http.client

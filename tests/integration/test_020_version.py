@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The module says which version it is, with the libraries it runs with: in the startup log line
 (RTS10318) and, under ServerTokens Full, in httpd's Server banner."""
 import re

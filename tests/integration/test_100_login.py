@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Full login through mod_rtsession: redirect to the OP, code exchange at the callback,
 back at the original URL with identity headers for the backend."""
 import re

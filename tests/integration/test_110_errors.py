@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Error paths of the login flow: bad callbacks, OP and memcached failures, return-URL
 protection, garbage cookies, configuration errors."""
 from urllib.parse import urlencode, urlsplit

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Session lifetime: the idle timeout (slid by memcached touch, no rewrite of the record), the
 absolute maximum lifetime, both enforced on every request and on every host."""
 import socket

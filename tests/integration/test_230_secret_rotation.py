@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Rotating the module secret (RTSessionSecret NEW OLD, docs/directives.md): sessions sealed
 under the old secret live on through a graceful restart with both (refresh, idle-timeout touch,
 logout); new sessions are sealed under the new one; once the old secret is dropped, a session

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Transparent refresh with rotating refresh tokens: one refresh grant per expiry across
 threads, processes and hosts; reuse (theft) ends the session cleanly; provider outages lose
 nothing. The provider rotates on every use and revokes the grant on reuse (test_010)."""

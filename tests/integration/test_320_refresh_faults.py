@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Refresh under real faults, through the fault-injecting proxy (rtstest/faultproxy.py) in front
 of the test OP (rotation on every use, reuse revokes the grant): an answer lost in flight, a
 refusal that is not invalid_grant, an outage, the client's credentials refused

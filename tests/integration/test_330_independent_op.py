@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The module against an OpenID Provider we did not write: Glewlwyd (Debian package), with
 one-time-use (rotating) refresh tokens and its reuse detection on (rtstest/glewlwyd.py).
 Login, the two-host refresh storm, a refresh token revoked at the provider, logout; and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Apache-side request handling: what a request without a session gets per location
 (RTSessionUnauthAction) and how navigations are told from XHR/API requests."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Logout: local (record gone on every host, cookie expired), CSRF rule, RFC 7009 revocation
 seen by the provider, RP-initiated logout at the provider and its checked return."""
 import html

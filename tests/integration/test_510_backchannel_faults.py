@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Back-channel logout when things race or fail, and pending logins that cost the store nothing
 (issue 11, items 7 and 8): the OP's own delivery ends the session; a login whose callback lands
 after a logout of its user creates no session; concurrent logins of one user are all ended; a

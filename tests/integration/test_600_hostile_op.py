@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The module against a deliberately misbehaving OpenID Provider (tests/hostile_op): one test
 per fault. A rejected login must end with an error page (no redirect loop), set no session
 cookie, leave the browser logged out, forward nothing to the backend and, where the fault

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What the module keeps secret: nothing readable in a memcached dump, no off-origin return URL
 however the request target is spelled, and one pending-login cookie however many logins a
 browser starts. (Secrets in the error log at trace8: test_810_log_secrecy.py.)"""

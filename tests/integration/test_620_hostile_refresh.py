@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Refresh against the hostile OP (tests/hostile_op): the login is normal, the FIRST refresh
 answer is spoilt (REFRESH_FAULTS in hostile_op.mjs), later ones are correct.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Identity safety (issue 11, items 5, 6 and 10): a session belongs to one client of one
 provider; every claim that becomes REMOTE_USER, a header, an environment variable or a log line
 passes one rule; identity headers are scrubbed server-wide; error pages carry no internal

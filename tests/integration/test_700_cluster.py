@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The cluster: three memcached servers (consistent hashing), two httpd instances with the same
 configuration. Sessions created through one work through the other; a memcached server dying
 under load costs only its own sessions (503 + Retry-After, failed fast, while it is away; no

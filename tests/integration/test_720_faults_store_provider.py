@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A memcached node or a provider that hangs instead of dying (issue 11 item 4).
 
 A SIGSTOPped memcached node: after one timeout its keys are failed fast (503 + Retry-After in

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SetHandler rtsession-status: the module's counters in the Prometheus text format, summed
 across every process of the server (shared memory made at startup), moving with logins,
 failed logins and refreshes, and never showing token or user data."""

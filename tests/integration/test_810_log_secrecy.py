@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """At LogLevel rtsession:trace8 the error log of the login, refresh, concurrent refresh, reuse
 and error scenarios holds no access token, refresh token, ID token (nor its payload or
 signature), authorization code, state, client secret, module secret or session cookie value;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """rtsessionctl, the administrator's tool (docs/rtsessionctl.md), against the real test bed:
 end-user ends every session of one user through the back-channel index (and says it cannot
 without it), show prints a session's metadata and never a token, check finds a wrong client

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A real browser (Debian's chromium, driven by playwright-core from tests/browser/): log in
 through the provider's form, land on the original page with the identity, let the access
 token expire, fire 30 parallel fetch() calls that all succeed behind one refresh at the

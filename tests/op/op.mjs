@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test OpenID Provider for mod_rtsession's integration tests and demo.
 //
 //   node tests/op/op.mjs <config.json> [--cert FILE] [--key FILE]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The single unit test runner: every core suite, Check's normal summary line at the end. */
 #include <stdlib.h>
 #include <apr_general.h>

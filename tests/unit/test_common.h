@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared declarations of the unit test runner: one suite per core area. */
 #ifndef RTS_TEST_COMMON_H
 #define RTS_TEST_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test environment for the core's unit tests. */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A core context for unit tests: fake store, fake HTTP, a clock the test moves, a sleep that
  * moves it, and a config with one module secret. */
 #ifndef RTS_TEST_CTX_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test-side JOSE signer (see test_keys.h). */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Test-side JOSE signer: generates keys, publishes them as JWK/JWKS and signs compact JWS, so
  * every suite can build ID tokens the core must accept or refuse. Never linked into the module. */
 #ifndef RTS_TEST_KEYS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pending logins, the authorization request, and return-URL checks. */
 #include <string.h>
 #include <apr_strings.h>

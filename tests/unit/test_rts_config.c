@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The configuration's one home (core/rts_config.c): defaults, derived values, invariants. */
 #include <string.h>
 #include <apr_strings.h>

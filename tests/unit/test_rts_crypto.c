@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for rts_crypto: known-answer vectors (RFC 4231, RFC 5869, RFC 7636) and sealing. */
 #include <stdio.h>
 #include <string.h>

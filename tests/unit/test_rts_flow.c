@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The orchestrator: login start, callback, authenticated requests, error paths. */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The libcurl client against a small HTTP/1.1 server on loopback, run in a thread of the test
  * (plain POSIX sockets), plus the fake client's own behaviour. */
 #include <errno.h>

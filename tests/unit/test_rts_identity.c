@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Identity safety: records bound to one client of one provider (issue 11 item 5), the one rule
  * for claim values (item 6), and a session record too large to be read back (item 8). */
 #include <string.h>

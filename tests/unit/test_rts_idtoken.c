@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for rts_idtoken: one good token per algorithm family, and one refused token per
  * rule of OIDC Core §3.1.3.7 / §2 / RFC 8725 as implemented in rts_idtoken.c. Tokens are
  * signed by test_keys; at_hash values are computed here independently of rts_jose. */

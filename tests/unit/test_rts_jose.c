@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for rts_jose: JWKS parsing, compact JWS parsing and verification, with published
  * vectors (RFC 7520 §4.1-4.3, RFC 7515 A.3, RFC 8037 A.4) and tokens from test_keys. */
 #include <string.h>

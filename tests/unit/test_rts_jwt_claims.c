@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for rts_jwt_claims: every rule of the claims shared by ID tokens, logout tokens and
  * JWT access tokens, one table per claim. Claims are JSON texts parsed by jansson as a provider's
  * would be (integers and reals as the text says). */

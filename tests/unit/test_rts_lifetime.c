@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Session lifetime: idle timeout by item expiry, the touch slide, absolute and refresh-token
  * ends. */
 #include <string.h>

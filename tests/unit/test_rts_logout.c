@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Logout: CSRF rule, local logout, revocation (RFC 7009), RP-initiated logout and its return. */
 #include <string.h>
 #include <apr_strings.h>

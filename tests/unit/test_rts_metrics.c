@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Counters and histograms: what the core counts, where, and how the status page shows it. */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The provider cache under a slow or hung provider: no thread waits for another's fetch (the
  * cache lock is never held across network I/O), one fetch per document in flight, the stale
  * copy (or a fast failure) meanwhile and for a few seconds after a failed fetch. Threads, a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Refresh coordination: one token call per generation, whatever the interleaving. */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Session records (naming, sealing, rotation of secrets) and cookies. */
 #include <string.h>
 #include <apr_strings.h>

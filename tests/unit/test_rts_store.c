@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The store: the in-memory fake's memcached semantics (always), the memcached implementation's
  * configuration checks and dead-server behaviour (always, loopback only), and the memcached
  * implementation against a live server when RTS_TEST_MEMCACHED=host:port is set (make check

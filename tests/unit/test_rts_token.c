@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for rts_token: the exact token requests (grant parameters, client authentication)
  * and every outcome of the token response contract in rts_token.h.
  * The HTTP client is the shared fake (fakes/fake_http.h): canned answers, captured requests. */

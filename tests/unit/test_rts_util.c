@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for rts_util: base64url, random tokens, constant-time compare, URL and forms. */
 #include <string.h>
 #include <apr_strings.h>

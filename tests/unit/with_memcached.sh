@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make check's wrapper for the unit runner: starts a memcached on a free loopback port for the
 # live store tests (test_rts_store.c) and sets RTS_TEST_MEMCACHED, and one started with -C for
 # RTS_TEST_MEMCACHED_NOCAS, unless RTS_TEST_MEMCACHED is already set.

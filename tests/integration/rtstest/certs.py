@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A throw-away test CA and a server certificate for 127.0.0.1/localhost."""
 import datetime
 import ipaddress

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A scripted browser for the login flow: every hop is a separate request (no automatic
 redirects) so tests can assert on each one."""
 import html

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Demo orchestration for scripts/demo.sh: memcached, the test OP, the echo backend and
 httpd with mod_rtsession on fixed loopback ports, daemonized, with pid files and logs in
 a run dir (default /tmp/rtsession-demo, env RTS_DEMO_DIR). A second `start` stops what

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reading httpd's error log per test, and checking it for unexpected trouble."""
 import re
 from pathlib import Path

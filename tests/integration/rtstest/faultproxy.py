@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A fault-injecting HTTP/1.1 proxy between the module and a provider (issue 11 item 9).
 
     fp = FaultProxy("127.0.0.1", op_port, upstream_tls=True, ca_file=pki.ca_cert,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Glewlwyd (Debian package `glewlwyd`), an OpenID Provider written independently of this
 project and of oidc-provider, run by the harness on a loopback port over HTTPS.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A generated server root for Debian's /usr/sbin/apache2, one per named instance
 (tests/gen/httpd-<name>/), with start/graceful/stop, liveness and per-test config."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """memcached's text protocol, for the tests and benchmarks that look at or stage store items
 directly (one connection per command; the module's own client is libmemcached)."""
 import socket

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Where things are: the source tree, the generated dir, the module under test."""
 import hashlib
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Free loopback ports, picked by the harness (bind to port 0, note it, release it)."""
 import random
 import socket

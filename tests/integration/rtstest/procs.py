@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The supporting cast, each logging to tests/gen/*.log: memcached, the test OP (node),
 and the echo backend (a thread in the pytest process)."""
 import json

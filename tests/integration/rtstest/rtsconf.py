@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The module configuration tests start from (the directive contract of mod_rtsession)."""
 from dataclasses import dataclass
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Reads (and, for the benchmarks, writes) a session record the way the module stores it, so
 tests can see the generation and the tokens without any help from the module (and stage a stolen
 refresh token). Mirrors core/rts_session_codec.h (the binary plaintext), core/rts_record.c (the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Many concurrent requests of one session, as a browser's page fires them, spread over
 several httpd instances. Used by the refresh tests and by tests/bench/storm.py."""
 import threading

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Bounded polling: every wait in the harness goes through here."""
 import time
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Canned-response rts_http_t with request capture. See fake_http.h. */
 #include <stdarg.h>
 #include <string.h>

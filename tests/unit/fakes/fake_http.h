@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An rts_http_t for unit tests: answers from a queue of canned responses or transport errors,
  * in order, and records every request (copied, so it outlives the caller's pool).
  * Like the curl client, a canned body larger than the request's max_response gives

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scripted memcached text-protocol server (see fake_mcserver.h). */
 #include <errno.h>
 #include <poll.h>

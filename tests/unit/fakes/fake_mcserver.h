@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A memcached text-protocol server on loopback for the store's failure tests, run in a thread:
  * it answers each command from a script ("CLOSE": close the connection without answering),
  * else with a default (gets: END, storage commands: STORED, delete/touch: NOT_FOUND), and can

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* In-memory rts_store_t with memcached's semantics, a controllable clock, fault injection,
  * op counters and a pre-operation hook. See fake_store.h. */
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An in-memory rts_store_t for unit tests, with memcached's semantics:
  * - every successful write (set, add, cas) gives the item a new CAS unique from one counter
  *   shared by all keys (as memcached does); touch and get leave the CAS unique unchanged
