@@ -21,8 +21,6 @@
 
 /* The core's defaults and derived values are in core/rts_config.c; these are the glue's own. */
 #define DEFAULT_USER_HEADER "X-Remote-User"
-#define MIN_SECRET_LEN 32
-#define DISCOVERY_SUFFIX "/.well-known/openid-configuration"
 
 void *mrts_config_create_srv(apr_pool_t *p, server_rec *s)
 {
@@ -213,34 +211,11 @@ static mrts_srv_conf_t *srv_conf(cmd_parms *cmd)
 static const char *read_secret_file(cmd_parms *cmd, const char *path, const char **out)
 {
     const char *fname = ap_server_root_relative(cmd->pool, path);
-    apr_file_t *f;
-    char buf[1024];
-    apr_size_t len = sizeof(buf) - 1;
-    apr_status_t rv;
 
     if (!fname) {
         return apr_psprintf(cmd->pool, "%s: invalid path '%s'", cmd->cmd->name, path);
     }
-    rv = apr_file_open(&f, fname, APR_FOPEN_READ, APR_OS_DEFAULT, cmd->temp_pool);
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_read(f, buf, &len);
-        apr_file_close(f);
-    }
-    if (rv != APR_SUCCESS && rv != APR_EOF) {
-        return apr_psprintf(cmd->pool, "%s: cannot read '%s': %pm", cmd->cmd->name, fname, &rv);
-    }
-    buf[len] = '\0';
-    while (len > 0 && apr_isspace(buf[len - 1])) {
-        buf[--len] = '\0';
-    }
-    if (!len || strchr(buf, '\n')) {
-        OPENSSL_cleanse(buf, sizeof(buf));
-        return apr_psprintf(cmd->pool, "%s: '%s' must hold the secret on a single line",
-                            cmd->cmd->name, fname);
-    }
-    *out = apr_pstrdup(cmd->pool, buf);
-    OPENSSL_cleanse(buf, sizeof(buf));
-    return NULL;
+    return rts_config_read_secret_file(cmd->pool, cmd->cmd->name, fname, out);
 }
 
 /* ---- server directives ---- */
@@ -358,9 +333,9 @@ static const char *add_secret(cmd_parms *cmd, const char *secret)
 {
     mrts_srv_conf_t *sc = srv_conf(cmd);
 
-    if (strlen(secret) < MIN_SECRET_LEN) {
+    if (strlen(secret) < RTS_CONFIG_MIN_SECRET_LEN) {
         return apr_psprintf(cmd->pool, "%s: each secret must be at least %d characters long "
-                            "(e.g. from `openssl rand -base64 32`)", cmd->cmd->name, MIN_SECRET_LEN);
+                            "(e.g. from `openssl rand -base64 32`)", cmd->cmd->name, RTS_CONFIG_MIN_SECRET_LEN);
     }
     if (!sc->secrets) {
         sc->secrets = apr_array_make(cmd->pool, 2, sizeof(const char *));
@@ -670,25 +645,9 @@ static int url_clear_and_remote(apr_pool_t *p, const char *url)
 
 static const char *derived_issuer(apr_pool_t *p, const mrts_srv_conf_t *sc)
 {
-    apr_size_t ulen, slen = strlen(DISCOVERY_SUFFIX);
-
-    if (sc->issuer) {
-        return sc->issuer;
-    }
-    ulen = strlen(sc->metadata_url);
-    if (ulen > slen && !strcmp(sc->metadata_url + ulen - slen, DISCOVERY_SUFFIX)) {
-        return apr_pstrmemdup(p, sc->metadata_url, ulen - slen);
-    }
-    return NULL;
+    return rts_config_issuer(p, sc->issuer, sc->metadata_url);
 }
 
-static apr_status_t wipe_secrets(void *data)
-{
-    apr_array_header_t *secrets = data;
-
-    OPENSSL_cleanse(secrets->elts, (size_t)secrets->nelts * (size_t)secrets->elt_size);
-    return APR_SUCCESS;
-}
 
 /* Adds the names of list not yet in u (header names compare case-insensitively). */
 static void union_add(apr_array_header_t *u, const apr_array_header_t *list, int nocase)
@@ -744,7 +703,7 @@ static int core_config(apr_pool_t *p, const mrts_srv_conf_t *sc, rts_config_t **
     c->logout_redirect = sc->logout_redirect ? sc->logout_redirect : c->logout_redirect;
     c->cookie_name = sc->cookie_name ? sc->cookie_name : c->cookie_name;
     c->secrets = apr_array_make(p, sc->secrets->nelts, sizeof(rts_secret_t));
-    apr_pool_cleanup_register(p, c->secrets, wipe_secrets, apr_pool_cleanup_null);
+    rts_config_wipe_secrets_at_cleanup(p, c->secrets);
     for (i = 0; i < sc->secrets->nelts; i++) {
         rts_secret_t *sec = apr_array_push(c->secrets);
         if (rts_secret_derive(p, APR_ARRAY_IDX(sc->secrets, i, const char *), c->issuer,
@@ -793,7 +752,7 @@ int mrts_config_check(apr_pool_t *p, server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_CRIT, 0, s,
                          RTSLOGNO(10302) "server %s: RTSessionIssuer is required when "
                          "RTSessionProviderMetadataURL does not end in %s",
-                         server_label(p, s), DISCOVERY_SUFFIX);
+                         server_label(p, s), RTS_CONFIG_DISCOVERY_SUFFIX);
             n++;
         }
         if (sc->metadata_url && url_clear_and_remote(p, sc->metadata_url)) {

@@ -2,7 +2,10 @@
 /* One home for the configuration's defaults, derived values and invariants: the glue and the
  * unit tests both start from rts_config_defaults and end with rts_config_finish. */
 #include <string.h>
+#include <apr_file_io.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
+#include <openssl/crypto.h>
 #include "rts.h"
 #include "rts_config.h"
 #include "rts_cookie.h"
@@ -119,4 +122,60 @@ apr_status_t rts_config_finish(apr_pool_t *p, rts_config_t *c, const char **perr
         c->user_claims = default_user_claims;
     }
     return APR_SUCCESS;
+}
+
+const char *rts_config_issuer(apr_pool_t *p, const char *issuer, const char *metadata_url)
+{
+    apr_size_t ulen, slen = strlen(RTS_CONFIG_DISCOVERY_SUFFIX);
+
+    if (issuer) {
+        return issuer;
+    }
+    ulen = metadata_url ? strlen(metadata_url) : 0;
+    if (ulen > slen && !strcmp(metadata_url + ulen - slen, RTS_CONFIG_DISCOVERY_SUFFIX)) {
+        return apr_pstrmemdup(p, metadata_url, ulen - slen);
+    }
+    return NULL;
+}
+
+const char *rts_config_read_secret_file(apr_pool_t *p, const char *directive, const char *fname,
+                                        const char **out)
+{
+    apr_file_t *f;
+    char buf[1024];
+    apr_size_t len = sizeof(buf) - 1;
+    apr_status_t rv;
+
+    rv = apr_file_open(&f, fname, APR_FOPEN_READ, APR_OS_DEFAULT, p);
+    if (rv == APR_SUCCESS) {
+        rv = apr_file_read(f, buf, &len);
+        apr_file_close(f);
+    }
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        return apr_psprintf(p, "%s: cannot read '%s': %pm", directive, fname, &rv);
+    }
+    buf[len] = '\0';
+    while (len > 0 && apr_isspace(buf[len - 1])) {
+        buf[--len] = '\0';
+    }
+    if (!len || strchr(buf, '\n')) {
+        OPENSSL_cleanse(buf, sizeof(buf));
+        return apr_psprintf(p, "%s: '%s' must hold the secret on a single line", directive, fname);
+    }
+    *out = apr_pstrdup(p, buf);
+    OPENSSL_cleanse(buf, sizeof(buf));
+    return NULL;
+}
+
+static apr_status_t wipe_secrets(void *data)
+{
+    apr_array_header_t *secrets = data;
+
+    OPENSSL_cleanse(secrets->elts, (size_t)secrets->nelts * (size_t)secrets->elt_size);
+    return APR_SUCCESS;
+}
+
+void rts_config_wipe_secrets_at_cleanup(apr_pool_t *p, apr_array_header_t *secrets)
+{
+    apr_pool_cleanup_register(p, secrets, wipe_secrets, apr_pool_cleanup_null);
 }

@@ -70,4 +70,18 @@ void rts_config_defaults(rts_config_t *c);
  * directive in *perr (allocated from p). Run it again after changing a setting. */
 apr_status_t rts_config_finish(apr_pool_t *p, rts_config_t *c, const char **perr);
 
+/* Shared by the module and rtsessionctl, which read the same directives. */
+#define RTS_CONFIG_MIN_SECRET_LEN 32
+#define RTS_CONFIG_DISCOVERY_SUFFIX "/.well-known/openid-configuration"
+/* The issuer: the configured one, else the metadata URL without the discovery suffix, else
+ * NULL (the URL has an unusual form and RTSessionIssuer is needed). */
+const char *rts_config_issuer(apr_pool_t *p, const char *issuer, const char *metadata_url);
+/* Reads a secret held on a single line of the file fname (already resolved against the server
+ * root); trailing white space is dropped. NULL and *out, or the error text naming directive. The
+ * read buffer is wiped. */
+const char *rts_config_read_secret_file(apr_pool_t *p, const char *directive, const char *fname,
+                                        const char **out);
+/* Wipes the derived secrets (an array of rts_secret_t) when pool p is cleared. */
+void rts_config_wipe_secrets_at_cleanup(apr_pool_t *p, apr_array_header_t *secrets);
+
 #endif

@@ -14,8 +14,6 @@
 
 #define MAX_INCLUDE_DEPTH 16
 #define MAX_LINE (16 * 1024)
-#define MIN_SECRET_LEN 32                 /* as the module: mod_rtsession_config.c */
-#define DISCOVERY_SUFFIX "/.well-known/openid-configuration"
 
 
 void rtsctl_settings_init(rtsctl_settings_t *st)
@@ -70,41 +68,19 @@ static const char *read_secret_file(apr_pool_t *p, const char *name, const char 
                                     const char *path, const char **out)
 {
     const char *fname = root_relative(p, server_root, path);
-    apr_file_t *f;
-    char buf[1024];
-    apr_size_t len = sizeof(buf) - 1;
-    apr_status_t rv;
 
     if (!fname) {
         return apr_psprintf(p, "%s: invalid path '%s'", name, path);
     }
-    rv = apr_file_open(&f, fname, APR_FOPEN_READ, APR_OS_DEFAULT, p);
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_read(f, buf, &len);
-        apr_file_close(f);
-    }
-    if (rv != APR_SUCCESS && rv != APR_EOF) {
-        return apr_psprintf(p, "%s: cannot read '%s': %pm", name, fname, &rv);
-    }
-    buf[len] = '\0';
-    while (len > 0 && apr_isspace(buf[len - 1])) {
-        buf[--len] = '\0';
-    }
-    if (!len || strchr(buf, '\n')) {
-        OPENSSL_cleanse(buf, sizeof(buf));
-        return apr_psprintf(p, "%s: '%s' must hold the secret on a single line", name, fname);
-    }
-    *out = apr_pstrdup(p, buf);
-    OPENSSL_cleanse(buf, sizeof(buf));
-    return NULL;
+    return rts_config_read_secret_file(p, name, fname, out);
 }
 
 static const char *add_secret(apr_pool_t *p, rtsctl_settings_t *st, const char *name,
                               const char *secret)
 {
-    if (strlen(secret) < MIN_SECRET_LEN) {
+    if (strlen(secret) < RTS_CONFIG_MIN_SECRET_LEN) {
         return apr_psprintf(p, "%s: each secret must be at least %d characters long", name,
-                            MIN_SECRET_LEN);
+                            RTS_CONFIG_MIN_SECRET_LEN);
     }
     if (!st->secrets) {
         st->secrets = apr_array_make(p, 2, sizeof(const char *));
@@ -504,25 +480,9 @@ const char *rtsctl_conf_read(apr_pool_t *p, const char *file, const char *server
 
 static const char *derived_issuer(apr_pool_t *p, const rtsctl_settings_t *st)
 {
-    apr_size_t ulen, slen = strlen(DISCOVERY_SUFFIX);
-
-    if (st->issuer) {
-        return st->issuer;
-    }
-    ulen = st->metadata_url ? strlen(st->metadata_url) : 0;
-    if (ulen > slen && !strcmp(st->metadata_url + ulen - slen, DISCOVERY_SUFFIX)) {
-        return apr_pstrmemdup(p, st->metadata_url, ulen - slen);
-    }
-    return NULL;
+    return rts_config_issuer(p, st->issuer, st->metadata_url);
 }
 
-static apr_status_t wipe_secrets(void *data)
-{
-    apr_array_header_t *secrets = data;
-
-    OPENSSL_cleanse(secrets->elts, (size_t)secrets->nelts * (size_t)secrets->elt_size);
-    return APR_SUCCESS;
-}
 
 const char *rtsctl_conf_build(apr_pool_t *p, const rtsctl_settings_t *st, const char *need,
                               rts_config_t **pcfg)
@@ -541,7 +501,7 @@ const char *rtsctl_conf_build(apr_pool_t *p, const rtsctl_settings_t *st, const 
     }
     if ((strchr(need, 'p') || strchr(need, 'k')) && !c->issuer) {
         return "RTSessionIssuer is not set and the metadata URL does not end in "
-               DISCOVERY_SUFFIX " (--issuer)";
+               RTS_CONFIG_DISCOVERY_SUFFIX " (--issuer)";
     }
     if ((strchr(need, 'p') || strchr(need, 'k')) && !c->client_id) {
         return "RTSessionClientID is not set (--client-id)";
@@ -579,7 +539,7 @@ const char *rtsctl_conf_build(apr_pool_t *p, const rtsctl_settings_t *st, const 
     c->redirect_uri = st->redirect_uri;
     c->backchannel_path = st->backchannel_path;
     c->secrets = apr_array_make(p, st->secrets ? st->secrets->nelts : 1, sizeof(rts_secret_t));
-    apr_pool_cleanup_register(p, c->secrets, wipe_secrets, apr_pool_cleanup_null);
+    rts_config_wipe_secrets_at_cleanup(p, c->secrets);
     for (i = 0; strchr(need, 'k') && i < st->secrets->nelts; i++) {
         rts_secret_t *sec = apr_array_push(c->secrets);
         if (rts_secret_derive(p, APR_ARRAY_IDX(st->secrets, i, const char *), c->issuer,
@@ -591,7 +551,7 @@ const char *rtsctl_conf_build(apr_pool_t *p, const rtsctl_settings_t *st, const 
      * module does; what this command does not use stands in with an inert value (an all-zero
      * secret when no keys are derived: such a command reads and writes no record) */
     if (!c->redirect_uri) c->redirect_uri = "/rtsession/callback";
-    if (!c->metadata_url) c->metadata_url = "https://unused.invalid" DISCOVERY_SUFFIX;
+    if (!c->metadata_url) c->metadata_url = "https://unused.invalid" RTS_CONFIG_DISCOVERY_SUFFIX;
     if (!c->issuer) c->issuer = "https://unused.invalid";
     if (!c->client_id) c->client_id = "unused";
     if (!c->client_secret) c->client_secret = "unused";
